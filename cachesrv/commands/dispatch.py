@@ -1,0 +1,128 @@
+"""From argv to a reply value: Redis's processCommand + call(), as small named gates.
+
+``execute(session, argv)`` is synchronous and never awaits, so a command runs to completion before
+any other task can touch the keyspace. It looks the command up in the one table, checks arity,
+passes the gates that apply to the client's state (``session.gate`` says whether any do), calls the
+handler, and keeps the statistics INFO, SLOWLOG, LATENCY and MONITOR report. A handler returns a
+reply value (see ``protocols.resp``), raises ``CommandError``, or returns a ``Block`` / ``Close``
+that the connection task acts on.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..session import Session
+from .flow import PAUSED, Block, Close  # noqa: F401  (handlers import them from here too)
+from .errors import NOAUTH, CommandError, unknown_command, unknown_subcommand, wrong_arity
+from .info import HISTOGRAM_BUCKETS, LATENCY_MAX_NS
+from .spec import CommandSpec
+from .table import COMMANDS
+
+_perf_ns = time.perf_counter_ns
+
+
+# Lookups try the name as sent first: clients send "GET" or "get", and both spellings are keys
+# of this dict, so the common case costs no lower-casing.
+_LOOKUP: dict[bytes, CommandSpec] = {}
+for _name, _spec in COMMANDS.items():
+    _LOOKUP[_name] = _spec
+    _LOOKUP[_name.upper()] = _spec
+
+
+def lookup(argv: list[bytes]) -> CommandSpec | None:
+    """The spec for argv (a subcommand's for a container), or None if there is none."""
+    spec = _LOOKUP.get(argv[0]) or COMMANDS.get(argv[0].lower())
+    if spec is not None and spec.subcommands and len(argv) > 1:
+        return spec.subcommands.get(argv[1].lower())
+    return spec
+
+
+def execute(session: Session, argv: list[bytes]) -> Any:
+    spec = _LOOKUP.get(argv[0])
+    if spec is None:
+        spec = COMMANDS.get(argv[0].lower())
+        if spec is None:
+            return _reject(session, None, unknown_command(argv))
+    if spec.subcommands:
+        if len(argv) > 1:
+            sub = spec.subcommands.get(argv[1].lower())
+            if sub is None:
+                return _reject(session, spec, unknown_subcommand(argv))
+            spec = sub
+        elif spec.handler is None:          # a container alone (CONFIG); COMMAND alone is a command
+            return _reject(session, spec, wrong_arity(spec.fullname))
+    arity = spec.arity
+    if (len(argv) != arity) if arity > 0 else (len(argv) < -arity):
+        return _reject(session, spec, wrong_arity(spec.fullname))
+    if session.gate:
+        refused = _gates(session, spec, argv)
+        if refused is not None:
+            return refused
+    if session.server.pause_end and session.server.pause_blocks(session, spec):
+        return PAUSED
+    return call(session, spec, argv)
+
+
+def call(session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
+    """Run the handler with statistics, slow log, latency monitor and MONITOR feed."""
+    server = session.server
+    session.last_cmd = spec.fullname
+    t0 = _perf_ns()
+    try:
+        reply = spec.handler(session, argv)
+    except CommandError as e:
+        reply = e
+    except Exception:
+        server.log.exception("Unexpected error in %s", spec.fullname)
+        reply = CommandError("ERR internal error while executing the command (see server log)")
+    elapsed = _perf_ns() - t0
+    spec.calls += 1
+    spec.usec += elapsed
+    if server.latency_tracking:
+        # info.record_latency, inlined: the hot path pays a shift and an add. Redis records
+        # whole microseconds (x1000), so the same calls land in the same buckets.
+        hist = spec.latency_hist
+        if hist is None:
+            hist = spec.latency_hist = server.latency_histograms[spec] = [0] * HISTOGRAM_BUCKETS
+        ns = elapsed // 1000 * 1000
+        if ns > 255:
+            if ns > LATENCY_MAX_NS:
+                ns = LATENCY_MAX_NS
+            shift = ns.bit_length() - 8
+            hist[(shift << 7) + (ns >> shift)] += 1
+        else:
+            hist[ns or 1] += 1
+    if type(reply) is Block:
+        reply.spec = spec
+    elif type(reply) is CommandError:
+        spec.failed_calls += 1
+        server.count_error(reply)
+    if elapsed >= server.slow_threshold_ns:
+        server.record_slow(session, spec, argv, elapsed)
+    if server.monitors and not spec.admin and "skip_monitor" not in spec.flags:
+        server.feed_monitors(session, argv)
+    return reply
+
+
+def _reject(session: Session, spec: CommandSpec | None, err: CommandError) -> CommandError:
+    if spec is not None:
+        spec.rejected_calls += 1
+    session.server.count_error(err)
+    if session.multi is not None:
+        session.multi_error = True
+    return err
+
+
+def _gates(session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
+    """Checks for clients in a special state, in Redis's order. None lets the command run."""
+    if not session.authenticated and not spec.noauth:
+        return _reject(session, spec, CommandError(NOAUTH))
+    if session.monitor and (spec.write or spec.readonly or "may_replicate" in spec.flags):
+        return _reject(session, spec, CommandError("ERR Replica can't interact with the keyspace"))
+    if session.subscriptions and session.proto == 2 and not spec.pubsub_ok:
+        return _reject(session, spec, CommandError(
+            f"ERR Can't execute '{spec.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+            f"are allowed in this context"))
+    return None

@@ -1,0 +1,147 @@
+"""The shape of one command: what dispatch, COMMAND, key extraction and ACLs read.
+
+A ``CommandSpec`` joins a handler (declared in ``table.py``) with what Redis 7.0 says about the
+command (``redis-7.0.json``: arity, flags, key specs, ACL categories, docs). Flags that dispatch
+checks on every call are also kept as plain booleans so the hot path reads one attribute.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+Handler = Callable[[Any, list], Any]
+
+_REDIS = json.loads(Path(__file__).with_name("redis-7.0.json").read_text())
+REDIS_VERSION: str = _REDIS["redis_version"]
+REDIS_COMMANDS: dict[str, dict] = _REDIS["commands"]
+
+
+class CommandSpec:
+    __slots__ = (
+        "name", "fullname", "handler", "arity", "flags", "first_key", "last_key", "step",
+        "acl_categories", "tips", "key_specs", "docs", "subcommands", "parent",
+        # hot-path flags
+        "write", "denyoom", "noauth", "loading", "stale", "pubsub_ok", "no_multi", "blocking",
+        "admin", "fast", "readonly",
+        # statistics (INFO commandstats)
+        "calls", "usec", "rejected_calls", "failed_calls", "latency_hist",
+    )
+
+    def __init__(self, fullname: str, handler: Handler | None, meta: dict, parent: "CommandSpec | None" = None):
+        self.fullname = fullname                      # "get", "config|get"
+        self.name = fullname.rsplit("|", 1)[-1]
+        self.handler = handler
+        self.parent = parent
+        self.arity: int = meta["arity"]
+        self.flags: list[str] = list(meta["flags"])
+        self.first_key: int = meta["first_key"]
+        self.last_key: int = meta["last_key"]
+        self.step: int = meta["step"]
+        self.acl_categories: list[str] = list(meta["acl_categories"])
+        self.tips: list[str] = list(meta.get("tips", ()))
+        self.key_specs: list[dict] = meta.get("key_specs", [])
+        self.docs: dict = meta.get("docs", {})
+        self.subcommands: dict[bytes, CommandSpec] = {}
+        f = set(self.flags)
+        self.write = "write" in f
+        self.denyoom = "denyoom" in f
+        self.noauth = "no_auth" in f
+        self.loading = "loading" in f
+        self.stale = "stale" in f
+        self.pubsub_ok = "pubsub" in f or fullname in ("ping", "reset", "quit")
+        self.no_multi = "no_multi" in f
+        self.blocking = "blocking" in f
+        self.admin = "admin" in f
+        self.fast = "fast" in f
+        self.readonly = "readonly" in f
+        self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
+        self.latency_hist: list[int] | None = None   # INFO latencystats / LATENCY HISTOGRAM
+
+    def arity_ok(self, argc: int) -> bool:
+        a = self.arity
+        return argc == a if a > 0 else argc >= -a
+
+    def reset_stats(self) -> None:
+        self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
+        self.latency_hist = None
+        for sub in self.subcommands.values():
+            sub.reset_stats()
+
+    # -- key positions --------------------------------------------------------------------------
+    def key_indexes(self, argv: list[bytes]) -> list[tuple[int, list[str]]]:
+        """Positions of the keys in ``argv`` with each key spec's flags, by Redis's key-spec rules.
+
+        Raises ValueError when the arguments do not fit the spec (Redis: "Invalid arguments")."""
+        argc = len(argv)
+        found: list[tuple[int, list[str]]] = []
+        for ks in self.key_specs:
+            bs, fk = ks["begin_search"], ks["find_keys"]
+            if bs["type"] == "index":
+                first = bs["spec"]["index"]
+            elif bs["type"] == "keyword":
+                kw = bs["spec"]["keyword"].encode().upper()
+                start = bs["spec"]["startfrom"]
+                rng = range(start, argc - 1) if start > 0 else range(argc + start, 0, -1)
+                first = next((i + 1 for i in rng if argv[i].upper() == kw), None)
+                if first is None:
+                    continue
+            else:
+                continue
+            if first >= argc:
+                continue
+            if fk["type"] == "range":
+                last, step, limit = fk["spec"]["lastkey"], fk["spec"]["keystep"], fk["spec"]["limit"]
+                if last >= 0:
+                    last = first + last
+                elif not limit:
+                    last = argc + last
+                else:
+                    last = first + ((argc - first) // limit + last)
+            elif fk["type"] == "keynum":
+                idx = first + fk["spec"]["keynumidx"]
+                n = None
+                if idx < argc and argv[idx].lstrip(b"-").isdigit():
+                    n = int(argv[idx])
+                if n is None or n < 0:
+                    raise ValueError("bad keynum")
+                first, step = first + fk["spec"]["firstkey"], fk["spec"]["keystep"]
+                last = first + n - 1
+            else:
+                continue
+            if last >= argc or last < first or first >= argc:
+                raise ValueError("range out of bounds")
+            for i in range(first, last + 1, step):
+                found.append((i, ks["flags"]))
+        return found
+
+    def keys(self, argv: list[bytes]) -> list[bytes]:
+        if self.first_key == 0 and not self.key_specs:
+            return []
+        return [argv[i] for i, _ in self.key_indexes(argv)]
+
+
+def redis_meta(fullname: str) -> dict:
+    """Redis 7.0's metadata for ``get`` or ``config|get``."""
+    if "|" in fullname:
+        parent, _ = fullname.split("|", 1)
+        return REDIS_COMMANDS[parent]["subcommands"][fullname]
+    return REDIS_COMMANDS[fullname]
+
+
+def build_table(handlers: dict[str, Handler]) -> dict[bytes, CommandSpec]:
+    """``{"get": fn, "config|get": fn, ...}`` -> ``{b"get": CommandSpec, ...}`` with subcommands
+    nested under their container. A container needs no handler of its own."""
+    table: dict[bytes, CommandSpec] = {}
+    for fullname in sorted(handlers, key=lambda n: n.count("|")):
+        if "|" in fullname:
+            parent_name, _ = fullname.split("|", 1)
+            parent = table.get(parent_name.encode())
+            if parent is None:
+                parent = table[parent_name.encode()] = CommandSpec(parent_name, None, redis_meta(parent_name))
+            sub = CommandSpec(fullname, handlers[fullname], redis_meta(fullname), parent)
+            parent.subcommands[sub.name.encode()] = sub
+        else:
+            table[fullname.encode()] = CommandSpec(fullname, handlers[fullname], redis_meta(fullname))
+    return table
