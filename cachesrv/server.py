@@ -67,7 +67,8 @@ class Server:
         self.inst_metrics: Any = None     # info.InstantaneousMetrics, sampled by info.sample_metrics
         self.used_memory_peak = 0
         self.latency_tracking = True      # `latency-tracking`: dispatch feeds info.record_latency
-        self.latency_histograms: dict = {}  # CommandSpec -> list of bucket counts (info.record_latency)
+        self._latency_histograms: dict = {}  # CommandSpec -> bucket counts; read via latency_histograms
+        self.latency_dirty: list = []      # specs with samples waiting in spec.latency_pending  # CommandSpec -> list of bucket counts (info.record_latency)
         self.info_counters: dict[str, int] = {}   # INFO field -> value, kept by other subsystems
         self.info_providers: dict[str, Any] = {}  # INFO section -> fn(server) -> [(field, value)]
         self.master_replid = os.urandom(20).hex()
@@ -135,6 +136,21 @@ class Server:
         return tuple(limits.get(cls, (0, 0, 0)))  # type: ignore[return-value]
 
     # -- errors, slow log, latency ----------------------------------------------------------------
+    @property
+    def latency_histograms(self) -> dict:
+        """Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM), up to date."""
+        self.flush_latency()
+        return self._latency_histograms
+
+    def flush_latency(self) -> None:
+        """Bucket the call durations dispatch collected, Redis's way: whole microseconds x 1000."""
+        from .commands.info import record_latency
+        dirty, self.latency_dirty = self.latency_dirty, []
+        for spec in dirty:
+            pending, spec.latency_pending = spec.latency_pending, []
+            for ns in pending:
+                record_latency(self, spec, ns // 1000 * 1000)
+
     def count_error(self, err: Exception) -> None:
         text = str(err)
         code = text.split(" ", 1)[0]

@@ -16,7 +16,6 @@ from typing import Any
 from ..session import Session
 from .flow import PAUSED, Block, Close  # noqa: F401  (handlers import them from here too)
 from .errors import NOAUTH, CommandError, unknown_command, unknown_subcommand, wrong_arity
-from .info import HISTOGRAM_BUCKETS, LATENCY_MAX_NS
 from .spec import CommandSpec
 from .table import COMMANDS
 
@@ -81,19 +80,14 @@ def call(session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
     spec.calls += 1
     spec.usec += elapsed
     if server.latency_tracking:
-        # info.record_latency, inlined: the hot path pays a shift and an add. Redis records
-        # whole microseconds (x1000), so the same calls land in the same buckets.
-        hist = spec.latency_hist
-        if hist is None:
-            hist = spec.latency_hist = server.latency_histograms[spec] = [0] * HISTOGRAM_BUCKETS
-        ns = elapsed // 1000 * 1000
-        if ns > 255:
-            if ns > LATENCY_MAX_NS:
-                ns = LATENCY_MAX_NS
-            shift = ns.bit_length() - 8
-            hist[(shift << 7) + (ns >> shift)] += 1
-        else:
-            hist[ns or 1] += 1
+        # Raw samples are kept and bucketed in bulk (Server.flush_latency): an append here
+        # instead of the histogram arithmetic on every call.
+        pending = spec.latency_pending
+        pending.append(elapsed)
+        if len(pending) == 1:
+            server.latency_dirty.append(spec)
+        elif len(pending) >= 1024:
+            server.flush_latency()
     if type(reply) is Block:
         reply.spec = spec
     elif type(reply) is CommandError:

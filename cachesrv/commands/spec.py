@@ -26,7 +26,7 @@ class CommandSpec:
         "write", "denyoom", "noauth", "loading", "stale", "pubsub_ok", "no_multi", "blocking",
         "admin", "fast", "readonly",
         # statistics (INFO commandstats)
-        "calls", "usec", "rejected_calls", "failed_calls", "latency_hist",
+        "calls", "usec", "rejected_calls", "failed_calls", "latency_pending",
     )
 
     def __init__(self, fullname: str, handler: Handler | None, meta: dict, parent: "CommandSpec | None" = None):
@@ -57,7 +57,7 @@ class CommandSpec:
         self.fast = "fast" in f
         self.readonly = "readonly" in f
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
-        self.latency_hist: list[int] | None = None   # INFO latencystats / LATENCY HISTOGRAM
+        self.latency_pending: list[int] = []   # call durations (ns) not yet in the histogram
 
     def arity_ok(self, argc: int) -> bool:
         a = self.arity
@@ -65,7 +65,7 @@ class CommandSpec:
 
     def reset_stats(self) -> None:
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
-        self.latency_hist = None
+        self.latency_pending.clear()
         for sub in self.subcommands.values():
             sub.reset_stats()
 
