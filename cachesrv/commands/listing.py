@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .admin import cluster_disabled
 from .table import COMMANDS
 
 
@@ -17,7 +18,9 @@ def command_list_markdown() -> str:
     for name, spec in sorted(COMMANDS.items()):
         group = spec.docs.get("group", "other")
         if spec.subcommands:
-            subs = " ".join(sorted(s.name.upper() for s in spec.subcommands.values()))
+            # Subcommands that only refuse, as a standalone Redis does (CLUSTER ...), are not listed.
+            subs = " ".join(sorted(s.name.upper() for s in spec.subcommands.values()
+                                   if s.handler is not cluster_disabled))
             groups[group].append(f"{name.decode().upper()} ({subs})")
         else:
             groups[group].append(name.decode().upper())
