@@ -6,21 +6,27 @@ Theory of operation
   nursery, then the listeners. It reports the bound addresses through ``task_status``. On SIGTERM,
   SIGINT or SHUTDOWN it closes the listeners first, lets clients finish the batch they are in,
   and then stops the background tasks (the hypercorn pattern).
-* A connection task reads with one ``recv`` on a bare ``trio.socket`` (PERF-NOTES: the stream
-  layer costs more than the rest of a GET), feeds the sans-IO ``RespReader``, executes every
-  complete command in order and sends all their replies with one ``send``. That is pipelining,
-  and it keeps the per-command cost to the parser, the handler and the encoder.
-* Nothing awaits between two commands of a batch unless the output passes ``FLUSH_AT`` bytes
-  (then it is sent first, so a pipeline of huge replies never holds more than one batch of output)
-  or a command must wait (a ``Block``, CLIENT PAUSE).
+* The pump (``Pump``) serves every connection in the common state from one task: it waits for
+  its own epoll set to become readable, then for each ready socket reads once, runs every complete
+  command synchronously (``Connection.run_batch``) and sends all the replies with one ``send``.
+  That is pipelining, and one trip through trio's scheduler serves any number of ready clients
+  (PERF-NOTES: trio's per-wakeup machinery costs more than a GET).
+* Each connection also has a task. It sleeps while the pump serves it and wakes only when a step
+  must be awaited: a blocking command, CLIENT PAUSE, a reply larger than the socket takes at
+  once, a close, or a MONITOR writer. It does the waiting, finishes the batch with the same
+  ``run_batch``, and gives the connection back to the pump. Killing a client cancels that task.
+* Output is flushed early past ``FLUSH_AT`` bytes, so a pipeline of huge replies never holds
+  more than one batch of output.
 * Pushed frames (MONITOR) go through the session's bounded outbox and a writer task that shares the
-  socket under a lock with the reply path; only clients with an outbox pay for the lock.
+  socket under a lock with the reply path; such a connection stays with its own task for good.
 """
 
 from __future__ import annotations
 
+import collections
 import errno
 import math
+import select
 import socket as _socket
 import time
 from functools import partial
@@ -36,7 +42,6 @@ from .server import Server
 from .session import Session
 
 RECV_SIZE = 65536
-FAIRNESS = 16        # reads in a row that found data waiting before the task yields once
 FLUSH_AT = 1 << 20
 ACCEPT_RETRY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 _OK = "OK"
@@ -82,7 +87,7 @@ def open_listeners(server: Server, port: int) -> list[_socket.socket]:
     return socks
 
 
-async def accept_loop(server: Server, lsock: _socket.socket, clients: trio.Nursery) -> None:
+async def accept_loop(server: Server, lsock: _socket.socket, clients: trio.Nursery, pump: Pump) -> None:
     while True:
         try:
             sock, _ = lsock.accept()
@@ -103,7 +108,7 @@ async def accept_loop(server: Server, lsock: _socket.socket, clients: trio.Nurse
                 pass
             sock.close()
             continue
-        clients.start_soon(serve_client, server, sock)
+        clients.start_soon(serve_client, server, sock, pump)
 
 
 def _addr(sa) -> str:
@@ -115,7 +120,7 @@ def _addr(sa) -> str:
     return str(sa or "")
 
 
-async def serve_client(server: Server, sock: _socket.socket) -> None:
+async def serve_client(server: Server, sock: _socket.socket, pump: Pump | None = None) -> None:
     try:
         sock.setblocking(False)
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
@@ -132,7 +137,7 @@ async def serve_client(server: Server, sock: _socket.socket) -> None:
         return
     session = Session(server, addr=_addr(peer), laddr=_addr(local), fd=sock.fileno())
     server.register(session)
-    conn = Connection(server, session, sock)
+    conn = Connection(server, session, sock, pump)
     try:
         with trio.CancelScope() as scope:
             session.kill = scope.cancel
@@ -146,19 +151,76 @@ async def serve_client(server: Server, sock: _socket.socket) -> None:
         conn.close()
 
 
-class Connection:
-    """One client's reader loop and, when it receives pushes, its writer task."""
+class Pump:
+    """Serves every connection that is in the common state from one task.
 
-    def __init__(self, server: Server, session: Session, sock: _socket.socket) -> None:
+    One epoll set holds the sockets of idle-or-simple connections. The pump waits for that epoll
+    descriptor to become readable (one trip through trio for any number of ready clients), then
+    for each ready socket reads once, runs every complete command synchronously and sends the
+    replies, all without awaiting. A connection whose next step must wait (a blocking command, a
+    pause, a partial send, a close, a MONITOR writer) is handed to its own task, which does the
+    waiting and gives the connection back. This is Redis's event loop, inside one trio task."""
+
+    def __init__(self) -> None:
+        self.epoll = select.epoll()
+        self.conns: dict[int, "Connection"] = {}
+
+    def add(self, conn: "Connection") -> None:
+        fd = conn.fd
+        self.conns[fd] = conn
+        self.epoll.register(fd, select.EPOLLIN)
+
+    def remove(self, conn: "Connection") -> None:
+        if self.conns.get(conn.fd) is conn:
+            del self.conns[conn.fd]
+            try:
+                self.epoll.unregister(conn.fd)
+            except OSError:
+                pass
+
+    async def run(self) -> None:
+        wait_readable = trio.lowlevel.wait_readable
+        poll = self.epoll.poll
+        conns = self.conns
+        try:
+            while True:
+                await wait_readable(self.epoll.fileno())
+                for fd, _ in poll(0, 512):
+                    conn = conns.get(fd)
+                    if conn is not None:
+                        conn.pump_read()
+        finally:
+            self.epoll.close()
+
+
+class Connection:
+    """One client: its reader, the batch runner, and the task that does the waiting.
+
+    ``run_batch`` is the one place commands run: it executes what the reader holds and encodes the
+    replies into ``out``, and returns a non-None outcome when something must be awaited. The pump
+    calls it for ready sockets; the connection's own task calls it after handling an outcome."""
+
+    def __init__(self, server: Server, session: Session, sock: _socket.socket, pump: Pump | None) -> None:
         self.server = server
         self.session = session
         self.sock = sock
+        self.fd = sock.fileno()
+        self.pump = pump
+        cfg = server.cfg
+        self.reader = RespReader(max_bulk_len=cfg["proto-max-bulk-len"],
+                                 max_query_buffer=cfg["client-query-buffer-limit"])
+        self.reader.auth_required = not session.authenticated
+        self.limits = server.reader_limits
+        self.out = bytearray()
+        self.handoff: tuple | None = None      # what the pump left for the task to await
+        self.wake = trio.Event()
         self.send_lock: trio.Lock | None = None
         self.push_event: trio.Event | None = None
         self.nursery: trio.Nursery | None = None
-        self.wake_event: trio.Event | None = None
 
     def close(self) -> None:
+        if self.pump is not None:
+            self.pump.remove(self)
         trio.lowlevel.notify_closing(self.sock)
         try:
             self.sock.close()
@@ -168,8 +230,195 @@ class Connection:
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
             self.nursery = nursery
-            await self.read_loop()
+            await self.serve()
             nursery.cancel_scope.cancel()
+
+    async def serve(self) -> None:
+        """Pump mode while the connection is simple; this task awaits only what the pump hands over.
+        With a push writer (MONITOR) the task reads by itself from then on."""
+        while self.pump is not None and self.send_lock is None:
+            self.pump.add(self)
+            await self.wake.wait()
+            self.wake = trio.Event()
+            outcome, self.handoff = self.handoff, None
+            if not await self.settle(outcome):
+                return
+        while True:
+            data = await self.recv_async()
+            if not data:
+                return
+            self.feed(data)
+            if not await self.settle(self.run_batch()):
+                return
+            await trio.lowlevel.checkpoint()   # a client that never stops sending must not starve others
+
+    # -- the synchronous part ---------------------------------------------------------------------
+    def pump_read(self) -> None:
+        """The socket is readable: read once, run what is complete, send. Never awaits."""
+        session = self.session
+        if session.killed:
+            self._hand_over(("close",))
+            return
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._hand_over(("close",))
+            return
+        self.feed(data)
+        outcome = self.run_batch()
+        if outcome is None:
+            out = self.out
+            if out:
+                try:
+                    sent = self.sock.send(out)
+                except BlockingIOError:
+                    sent = 0
+                except OSError:
+                    self._hand_over(("close",))
+                    return
+                server = self.server
+                session.net_out += sent
+                server.net_output_bytes += sent
+                server.total_writes += 1
+                if sent == len(out):
+                    out.clear()
+                    return
+                del out[:sent]
+                outcome = ("flush",)
+        self._hand_over(outcome)
+
+    def _hand_over(self, outcome: tuple) -> None:
+        self.pump.remove(self)
+        self.handoff = outcome
+        self.wake.set()
+
+    def feed(self, data: bytes) -> None:
+        server, session = self.server, self.session
+        n = len(data)
+        session.net_in += n
+        server.net_input_bytes += n
+        server.total_reads += 1
+        session.last_interaction = server.unixtime
+        if self.limits is not server.reader_limits:
+            self.limits = server.reader_limits
+            self.reader.max_bulk_len, self.reader.max_query_buffer = self.limits
+        self.reader.feed(data)
+
+    def run_batch(self) -> tuple | None:
+        """Run every complete command the reader holds, replies into ``self.out``. Returns None
+        when the reader needs more data, or an outcome for ``settle`` to await."""
+        server, session, out = self.server, self.session, self.out
+        next_command = self.reader.next_command
+        ncmds = 0
+        outcome = None
+        while True:
+            try:
+                argv = next_command()
+            except QueryBufferLimit:
+                server.client_query_buffer_limit_disconnections += 1
+                server.log.warning("Closing client that reached max query buffer length: %s", session.describe())
+                outcome = ("close",)
+                break
+            except ProtocolError as e:
+                server.log.verbose("Protocol error (%s) from client: %s", e, session.describe())
+                out += b"-ERR " + str(e).encode() + b"\r\n"
+                server.count_error(f"ERR {e}")
+                outcome = ("close",)
+                break
+            if argv is NEED_DATA:
+                break
+            ncmds += 1
+            reply = execute(session, argv)
+            t = type(reply)
+            if not session.gate:
+                # The two replies most commands give, encoded here without a call.
+                if t is bytes:
+                    out += b"$%d\r\n" % len(reply)
+                    out += reply
+                    out += b"\r\n"
+                    continue
+                if reply is _OK:
+                    out += b"+OK\r\n"
+                    continue
+                if reply is None:
+                    out += b"$-1\r\n" if session.proto == 2 else b"_\r\n"
+                    continue
+                if t is int:
+                    out += b":%d\r\n" % reply
+                    continue
+            if t is Block:
+                outcome = ("block", reply)
+                break
+            if reply is PAUSED:
+                outcome = ("paused", argv)
+                break
+            if t is Close:
+                encode_into(out, reply.reply, session.proto)
+                outcome = ("close",)
+                break
+            self.encode_reply(reply)
+            if session.close_requested or session.killed:
+                outcome = ("close",)
+                break
+            if session.monitor and self.send_lock is None:
+                outcome = ("monitor",)
+                break
+            if len(out) >= FLUSH_AT:
+                outcome = ("flush",)
+                break
+        server.total_commands += ncmds
+        session.cmds += ncmds
+        session.qbuf = self.reader.buffered()
+        if self.reader.auth_required is session.authenticated:   # AUTH, HELLO AUTH or RESET ran
+            self.reader.auth_required = not session.authenticated
+        return outcome
+
+    def encode_reply(self, reply) -> None:
+        if not self.session.gate or self.wants_reply():
+            encode_into(self.out, reply, self.session.proto)
+
+    # -- the awaiting part ------------------------------------------------------------------------
+    async def settle(self, outcome: tuple | None) -> bool:
+        """Await what ``outcome`` asks for, keep running the batch, send. False: close."""
+        while True:
+            if outcome is not None:
+                kind = outcome[0]
+                if kind == "close":
+                    await self.flush()
+                    return False
+                if kind == "block":
+                    await self.flush()
+                    self.encode_reply(await self.wait_block(outcome[1]))
+                elif kind == "paused":
+                    await self.flush()
+                    self.encode_reply(await self.wait_pause(outcome[1]))
+                elif kind == "monitor":
+                    self.start_push_writer()
+                elif kind == "flush":
+                    await self.flush()
+                if self.session.close_requested or self.session.killed:
+                    await self.flush()
+                    return False
+            outcome = self.run_batch()
+            if outcome is None:
+                await self.flush()
+                return True
+
+    async def flush(self) -> None:
+        if self.out:
+            out, self.out = self.out, bytearray()
+            await self.send_all(out)
+
+    async def recv_async(self) -> bytes:
+        while True:
+            try:
+                return self.sock.recv(RECV_SIZE)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(self.sock)
 
     async def send_all(self, data: bytes | bytearray) -> None:
         if self.send_lock is not None:
@@ -202,7 +451,6 @@ class Connection:
         """Called when the client starts receiving pushed frames (MONITOR)."""
         if self.send_lock is not None:
             return
-        import collections
         self.send_lock = trio.Lock()
         self.session.outbox = collections.deque()
         self.push_event = trio.Event()
@@ -225,119 +473,6 @@ class Connection:
                     frames += f
                     session.outbox_bytes -= len(f)
                 await self.send_all(frames)
-
-    async def read_loop(self) -> None:
-        server, session, sock = self.server, self.session, self.sock
-        cfg = server.cfg
-        reader = RespReader(max_bulk_len=cfg["proto-max-bulk-len"], max_query_buffer=cfg["client-query-buffer-limit"])
-        reader.auth_required = not session.authenticated
-        limits = server.reader_limits
-        recv = sock.recv
-        send = sock.send
-        next_command = reader.next_command
-        wait_readable = trio.lowlevel.wait_readable
-        # A read that finds data already waiting does not pass through trio's scheduler; after
-        # FAIRNESS such reads in a row the task yields once, so a flooding client cannot starve
-        # the others, while the common case pays for no extra trip through the scheduler.
-        budget = FAIRNESS
-        while True:
-            try:
-                data = recv(RECV_SIZE)
-            except BlockingIOError:
-                await wait_readable(sock)
-                budget = FAIRNESS
-                continue
-            if not data:
-                return
-            budget -= 1
-            if not budget:
-                budget = FAIRNESS
-                await trio.lowlevel.checkpoint()
-            n = len(data)
-            session.net_in += n
-            server.net_input_bytes += n
-            server.total_reads += 1
-            session.last_interaction = server.unixtime
-            if limits is not server.reader_limits:
-                limits = server.reader_limits
-                reader.max_bulk_len, reader.max_query_buffer = limits
-            reader.feed(data)
-            out = bytearray()
-            ncmds = 0
-            while True:
-                try:
-                    argv = next_command()
-                except QueryBufferLimit:
-                    server.client_query_buffer_limit_disconnections += 1
-                    server.log.warning("Closing client that reached max query buffer length: %s", session.describe())
-                    if out:
-                        await self.send_all(out)
-                    return
-                except ProtocolError as e:
-                    server.log.verbose("Protocol error (%s) from client: %s", e, session.describe())
-                    out += b"-ERR " + str(e).encode() + b"\r\n"
-                    server.count_error(f"ERR {e}")
-                    await self.send_all(out)
-                    return
-                if argv is NEED_DATA:
-                    break
-                ncmds += 1
-                reply = execute(session, argv)
-                t = type(reply)
-                if not session.gate:
-                    # The two replies most commands give, encoded here without a call.
-                    if t is bytes:
-                        out += b"$%d\r\n" % len(reply)
-                        out += reply
-                        out += b"\r\n"
-                        continue
-                    if reply is _OK:
-                        out += b"+OK\r\n"
-                        continue
-                if t is Block or reply is PAUSED or t is Close:
-                    if out:
-                        await self.send_all(out)
-                        out = bytearray()
-                    if reply is PAUSED:
-                        reply = await self.wait_pause(argv)
-                    elif t is Block:
-                        reply = await self.wait_block(reply)
-                    if type(reply) is Close:
-                        encode_into(out, reply.reply, session.proto)
-                        await self.send_all(out)
-                        return
-                if not session.gate or self.wants_reply():
-                    encode_into(out, reply, session.proto)
-                if session.close_requested or session.killed:
-                    if out:
-                        await self.send_all(out)
-                    return
-                if session.monitor and self.send_lock is None:
-                    self.start_push_writer()
-                if len(out) >= FLUSH_AT:
-                    await self.send_all(out)
-                    out = bytearray()
-            server.total_commands += ncmds
-            session.cmds += ncmds
-            session.qbuf = reader.buffered()
-            if reader.auth_required is session.authenticated:   # AUTH, HELLO AUTH or RESET ran
-                reader.auth_required = not session.authenticated
-            if out:
-                if self.send_lock is None:
-                    # Fast path: the kernel almost always takes a whole batch at once.
-                    try:
-                        sent = send(out)
-                    except BlockingIOError:
-                        sent = 0
-                    if sent == len(out):
-                        session.net_out += sent
-                        server.net_output_bytes += sent
-                        server.total_writes += 1
-                        continue
-                    del out[:sent]
-                    session.net_out += sent
-                    server.net_output_bytes += sent
-                await self.send_all(out)
 
     def wants_reply(self) -> bool:
         """CLIENT REPLY OFF|SKIP: whether the reply to the command just run is sent."""
@@ -440,11 +575,15 @@ async def run(server: Server, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     server.tcp_port = lsocks[0].getsockname()[1]
     async with trio.open_nursery() as root:
         root.start_soon(cron, server)
+        # The pump needs epoll (Linux); elsewhere every connection is served by its own task.
+        pump = Pump() if hasattr(select, "epoll") else None
+        if pump is not None:
+            root.start_soon(pump.run)
         root.start_soon(_signals, server)
         async with trio.open_nursery() as clients:
             async with trio.open_nursery() as listeners:
                 for ls in lsocks:
-                    listeners.start_soon(accept_loop, server, ls, clients)
+                    listeners.start_soon(accept_loop, server, ls, clients, pump)
                 server.log.notice("Running mode=standalone, port=%d.", server.tcp_port)
                 server.log.notice("Server initialized")
                 server.log.notice("Ready to accept connections tcp")

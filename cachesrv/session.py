@@ -57,7 +57,7 @@ class Session:
         self.unblock_reason: str | None = None   # "timeout" / "error": set by CLIENT UNBLOCK
         self.postponed = False             # held by CLIENT PAUSE (Redis counts it as blocked)
         self.wakeup: Callable[[], None] | None = None
-        self.close_requested = False       # QUIT / CLIENT KILL: the connection ends after this batch
+        self._close_requested = False      # QUIT / CLIENT KILL: the connection ends after this batch
         self.killed = False
         self.kill: Callable[[], None] | None = None   # set by the connection: cancels its task
         now = server.now_s()
@@ -76,7 +76,19 @@ class Session:
     def update_gate(self) -> None:
         """Recompute whether dispatch must look at this client's state before each command."""
         self.gate = (not self.authenticated or self.multi is not None or self.subscriptions > 0
-                     or self.reply_mode != "on" or self.monitor)
+                     or self.reply_mode != "on" or self.monitor or self._close_requested or self.killed)
+
+    @property
+    def close_requested(self) -> bool:
+        """QUIT / CLIENT KILL of oneself: the connection closes after this reply. Setting it opens
+        the gate, so the connection looks at the client after the command instead of taking the
+        fast path."""
+        return self._close_requested
+
+    @close_requested.setter
+    def close_requested(self, value: bool) -> None:
+        self._close_requested = value
+        self.update_gate()
 
     def select(self, index: int) -> None:
         self.db = self.ks.dbs[index]
@@ -99,6 +111,7 @@ class Session:
 
     def request_kill(self) -> None:
         self.killed = True
+        self.gate = True
         if self.kill is not None:
             self.kill()
 

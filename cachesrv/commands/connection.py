@@ -106,7 +106,7 @@ def hello(ctx, argv):
             raise CommandError(f"ERR Syntax error in HELLO option '{argv[i].decode('latin-1')}'")
     if not ctx.authenticated:
         raise CommandError("NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-                           "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                           "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
                            "select the RESP protocol version at the same time")
     if name is not None:
         ctx.name = name

@@ -59,14 +59,18 @@ def execute(session: Session, argv: list[bytes]) -> Any:
         refused = _gates(session, spec, argv)
         if refused is not None:
             return refused
-    if session.server.pause_end and session.server.pause_blocks(session, spec):
+    server = session.server
+    if server.pause_end and server.pause_blocks(session, spec):
         return PAUSED
-    return call(session, spec, argv)
+    return _run(session, server, spec, argv)
 
 
 def call(session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
     """Run the handler with statistics, slow log, latency monitor and MONITOR feed."""
-    server = session.server
+    return _run(session, session.server, spec, argv)
+
+
+def _run(session: Session, server: Any, spec: CommandSpec, argv: list[bytes]) -> Any:
     session.last_cmd = spec.fullname
     t0 = _perf_ns()
     try:

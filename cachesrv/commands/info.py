@@ -239,8 +239,8 @@ LATENCY_MAX_NS = 1_000_000_000      # Redis's LATENCY_HISTOGRAM_MAX_VALUE: longe
 HISTOGRAM_BUCKETS = 22 * 128 + 256
 
 
-def record_latency(server, spec, ns: int) -> None:
-    """Count one call of ``spec`` that took ``ns`` nanoseconds (dispatch calls this after each
+def record_latency(server, spec, ns: int, n: int = 1) -> None:
+    """Count ``n`` calls of ``spec`` that took ``ns`` nanoseconds (dispatch calls this after each
     command while ``server.latency_tracking`` is on, in bulk: ``Server.flush_latency``)."""
     counts = server._latency_histograms.get(spec)
     if counts is None:
@@ -249,9 +249,9 @@ def record_latency(server, spec, ns: int) -> None:
         if ns > LATENCY_MAX_NS:
             ns = LATENCY_MAX_NS
         shift = ns.bit_length() - 8
-        counts[(shift << 7) + (ns >> shift)] += 1
+        counts[(shift << 7) + (ns >> shift)] += n
     else:
-        counts[ns or 1] += 1              # Redis's histogram starts at 1 ns
+        counts[ns or 1] += n              # Redis's histogram starts at 1 ns
 
 
 def _bucket_range(index: int) -> tuple[int, int]:

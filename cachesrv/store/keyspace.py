@@ -137,11 +137,23 @@ class Database:
     def read(self, key: bytes, kinds: type | tuple | None = None) -> Any:
         """Lookup for a read-only command: counts keyspace hits and misses (INFO stats) as Redis's
         lookupKeyRead does, and raises WRONGTYPE when the value is not of ``kinds``."""
-        value = self.get(key)
+        # get()'s body, repeated: this is the lookup of every read command (GET above all).
+        slot = crc_hqx(key, 0) & 0x3FFF if key.find(b"{") < 0 else keyslot(key)
+        d = self.slots[slot]
+        value = None if d is None else d.get(key)
+        ks = self.ks
         if value is None:
-            self.ks.misses += 1
+            ks.misses += 1
             return None
-        self.ks.hits += 1
+        shard = self.shards[slot >> _SHARD_SHIFT]
+        exp = shard.expires
+        if exp and key in exp and exp[key] < ks.clock.now_ms():
+            if not ks.role_replica:
+                self._expire_now(key, slot, d, shard)
+            ks.misses += 1
+            return None
+        shard.atime[key] = ks.lfu_touch(shard.atime.get(key)) if ks.lfu else ks.lru_clock
+        ks.hits += 1
         if kinds is not None and not isinstance(value, kinds):
             raise CommandError(WRONGTYPE)
         return value
