@@ -43,6 +43,7 @@ from .session import Session
 
 RECV_SIZE = 65536
 FLUSH_AT = 1 << 20
+ROUNDS_PER_TURN = 4  # epoll rounds the pump serves per trip through trio's scheduler
 ACCEPT_RETRY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 _OK = "OK"
 
@@ -185,10 +186,16 @@ class Pump:
         try:
             while True:
                 await wait_readable(self.epoll.fileno())
-                for fd, _ in poll(0, 512):
-                    conn = conns.get(fd)
-                    if conn is not None:
-                        conn.pump_read()
+                # Clients that became ready while the others were served are served in the same
+                # turn, a few rounds at most before the other tasks get theirs.
+                for _ in range(ROUNDS_PER_TURN):
+                    events = poll(0, 512)
+                    if not events:
+                        break
+                    for fd, _ in events:
+                        conn = conns.get(fd)
+                        if conn is not None:
+                            conn.pump_read()
         finally:
             self.epoll.close()
 

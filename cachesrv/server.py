@@ -119,6 +119,10 @@ class Server:
     def unregister(self, session: "Session") -> None:
         self.clients.pop(session.id, None)
         self.monitors.discard(session)
+        self.unwatch_all(session)
+
+    def unwatch_all(self, session: "Session") -> None:
+        """UNWATCH: forget every key this client watches (also on RESET and disconnect)."""
         for db_id, key in session.watching:
             watchers = self.ks.dbs[db_id].watched.get(key)
             if watchers is not None:

@@ -105,3 +105,19 @@ class Options:
         v = self.argv[self.i]
         self.i += 1
         return v
+
+
+def atoi(b: bytes) -> int:
+    """C's atoi: optional blanks and sign, then digits; anything else ends the number (0 if none)."""
+    s = b.lstrip(b" \t\n\v\f\r")
+    sign = 1
+    if s[:1] in (b"-", b"+"):
+        sign = -1 if s[:1] == b"-" else 1
+        s = s[1:]
+    n = 0
+    for c in s:
+        if not 48 <= c <= 57:
+            break
+        n = n * 10 + c - 48
+    n *= sign
+    return (n + (1 << 31)) % (1 << 32) - (1 << 31)   # int overflow wraps

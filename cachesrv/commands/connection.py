@@ -135,13 +135,7 @@ def reset(ctx, argv):
     ctx.authenticated = not server.auth_required()
     ctx.multi = None
     ctx.multi_error = False
-    for db_id, key in ctx.watching:
-        watchers = ctx.ks.dbs[db_id].watched.get(key)
-        if watchers is not None:
-            watchers.discard(ctx)
-            if not watchers:
-                del ctx.ks.dbs[db_id].watched[key]
-    ctx.watching.clear()
+    server.unwatch_all(ctx)
     ctx.watch_dirty = False
     ctx.name = b""
     ctx.reply_mode = "on"

@@ -69,58 +69,6 @@ class CommandSpec:
         for sub in self.subcommands.values():
             sub.reset_stats()
 
-    # -- key positions --------------------------------------------------------------------------
-    def key_indexes(self, argv: list[bytes]) -> list[tuple[int, list[str]]]:
-        """Positions of the keys in ``argv`` with each key spec's flags, by Redis's key-spec rules.
-
-        Raises ValueError when the arguments do not fit the spec (Redis: "Invalid arguments")."""
-        argc = len(argv)
-        found: list[tuple[int, list[str]]] = []
-        for ks in self.key_specs:
-            bs, fk = ks["begin_search"], ks["find_keys"]
-            if bs["type"] == "index":
-                first = bs["spec"]["index"]
-            elif bs["type"] == "keyword":
-                kw = bs["spec"]["keyword"].encode().upper()
-                start = bs["spec"]["startfrom"]
-                rng = range(start, argc - 1) if start > 0 else range(argc + start, 0, -1)
-                first = next((i + 1 for i in rng if argv[i].upper() == kw), None)
-                if first is None:
-                    continue
-            else:
-                continue
-            if first >= argc:
-                continue
-            if fk["type"] == "range":
-                last, step, limit = fk["spec"]["lastkey"], fk["spec"]["keystep"], fk["spec"]["limit"]
-                if last >= 0:
-                    last = first + last
-                elif not limit:
-                    last = argc + last
-                else:
-                    last = first + ((argc - first) // limit + last)
-            elif fk["type"] == "keynum":
-                idx = first + fk["spec"]["keynumidx"]
-                n = None
-                if idx < argc and argv[idx].lstrip(b"-").isdigit():
-                    n = int(argv[idx])
-                if n is None or n < 0:
-                    raise ValueError("bad keynum")
-                first, step = first + fk["spec"]["firstkey"], fk["spec"]["keystep"]
-                last = first + n - 1
-            else:
-                continue
-            if last >= argc or last < first or first >= argc:
-                raise ValueError("range out of bounds")
-            for i in range(first, last + 1, step):
-                found.append((i, ks["flags"]))
-        return found
-
-    def keys(self, argv: list[bytes]) -> list[bytes]:
-        if self.first_key == 0 and not self.key_specs:
-            return []
-        return [argv[i] for i, _ in self.key_indexes(argv)]
-
 
 def redis_meta(fullname: str) -> dict:
     """Redis 7.0's metadata for ``get`` or ``config|get``."""
