@@ -12,8 +12,8 @@ byte for byte, including its errors and its odd corners:
 
 * A request whose first byte is ``*`` is multibulk, anything else is inline.
 * Multibulk header lines end at the first ``\\r`` (found with ``strchr``, so a
-  NUL byte hides everything after it) and Redis then skips two bytes without
-  checking that the second is ``\\n``.  Bulk payloads are followed by two bytes
+  NUL byte hides everything after it); Redis skips that ``\\r`` and one more
+  byte without checking that it is ``\\n``.  Bulk payloads are followed by two bytes
   that are skipped unchecked as well.  Counts and lengths follow ``string2ll``
   (no ``+``, no leading zeros, no spaces, at most 20 characters, 64-bit range).
 * ``*0`` and any negative count (``*-1``, ``*-5``) are skipped silently; a
@@ -41,28 +41,34 @@ Two parsers produce the same commands:
    length or count).
 
 2. The *fast* path hands whole chunks to ``hiredis.Reader`` (C), which parses a
-   pipelined ``SET``/``GET`` in a few hundred nanoseconds.  hiredis is only
-   trusted where it provably agrees with Redis, and every disagreement is
-   turned into a hand-over to the slow parser:
+   pipelined ``SET``/``GET`` in a few hundred nanoseconds.  Why it agrees with
+   Redis: hiredis ends header lines at ``\\r\\n`` and checks them with a copy
+   of Redis's string2ll, so a header with a stray ``\\r`` or a NUL fails in
+   hiredis too, and like Redis it skips the two bytes after a payload
+   unchecked.  So a ``*`` command made of ``$`` elements is read identically,
+   and hiredis consumed exactly its canonical size.  What hiredis accepts
+   beyond that are RESP3 reply types; it is trusted only where they cannot
+   matter, and every doubt becomes a hand-over to the slow parser:
 
-   - a chunk goes to hiredis only if the reader is at a clean boundary, the
-     chunk starts with ``*``, and it contains none of ``~`` ``|`` (RESP3 set
-     and attribute frames, which hiredis would return as plain lists) nor
-     ``\\r\\n+`` ``\\r\\n=`` ``\\r\\n(`` (simple, verbatim and big-number
-     elements, which hiredis would return as bytes).  A false alarm (a payload
-     that merely contains such bytes) only costs speed.  The chunk must also be
-     too small to contain a complete bulk longer than ``max_bulk_len`` or a
-     complete command with more than ``max_multibulk`` elements, and
-     ``auth_required`` must be off;
+   - a chunk goes to hiredis only at a clean boundary, if it starts with
+     ``*``, and if it is too small to contain a complete bulk longer than
+     ``max_bulk_len`` or a complete command with more than ``max_multibulk``
+     elements (``auth_required`` always uses the slow parser);
    - a reply is accepted only if it is a non-empty ``list`` whose elements are
-     all ``bytes`` (``b"".join`` checks that in C).  Anything else -- ints,
-     None (``$-1``), nested arrays, errors, ``*0``/``*-1``, a non-``*``
-     request after a multibulk one, or a hiredis exception -- hands over;
-   - for accepted commands hiredis consumed exactly the canonical encoding
-     (hiredis requires ``\\r\\n`` line ends, and its string2ll is Redis's), so
-     the byte offset where the slow parser must resume is the sum of the
-     canonical sizes of the commands returned from the chunk (`_wire_size`),
-     computed only when a hand-over happens;
+     all ``bytes`` (``b"".join`` checks that in C).  Ints, None (``$-1``),
+     nested arrays, errors, ``*0``/``*-1``, a non-``*`` request after a
+     multibulk one, or a hiredis exception all hand over;
+   - the only RESP3 frames hiredis turns into *bytes* elements or plain
+     *list* commands are ``+`` ``=`` ``(`` and ``~`` ``|`` (``>`` gives a list
+     subclass, rejected above).  A chunk without any of
+     the bytes ``~|+=(`` (a few memchr calls) cannot contain them, and its
+     commands are trusted ("trusted mode").  Otherwise each command hiredis
+     returns is re-encoded and must match the chunk byte for byte at the
+     running offset ("verify mode"); canonical bytes mean the same to Redis;
+   - the byte offset where the slow parser must resume is the running offset
+     in verify mode, and in trusted mode the sum of the canonical sizes of the
+     commands returned from the chunk (`_wire_size`, computed only when a
+     hand-over happens; a skipped garbage trailer is two bytes either way);
    - when the chunk is used up in the middle of a request, the partial request
      is handed over too, so hiredis never holds state across ``NEED_DATA``.
      That keeps Redis's early errors (``$2000000000\\r\\n`` is refused before
@@ -70,19 +76,12 @@ Two parsers produce the same commands:
      bounds the bookkeeping to one chunk.  Once the slow parser has completed
      that request it gives the rest of its buffer back to hiredis.
 
-   Known, accepted divergence: neither hiredis nor Redis looks at the two
-   bytes after a bulk payload, so the scan for ``\\r\\n+`` cannot see a
-   ``+``/``=``/``(`` element that follows a garbage trailer inside the same
-   array.  For ``*3\\r\\n$4\\r\\nECHO\\r\\n$1\\r\\naXY+foo\\r\\n`` Redis answers
-   "expected '$', got '+'" while hiredis returns ``[ECHO, a, foo]``.  Catching
-   it would mean sending every chunk that contains a ``+``, ``=`` or ``(``
-   byte (common in values) to the slow parser; a client has to break the
-   protocol twice in one request to notice.
-
-Invariants (fast mode): ``_chunk`` is the only data hiredis received since the
-last ``NEED_DATA``; ``_returned`` holds the commands hiredis returned from it,
-except a last one that ended exactly at the end of the chunk (``_clean``).
-The slow parser's buffer is empty in fast mode.
+Invariants (trusted and verify modes): ``_chunk`` is the only data hiredis
+received since the last ``NEED_DATA`` (or resync); in trusted mode
+``_returned`` holds the commands hiredis returned from it, except a last one
+that ended exactly at the end of the chunk (``_clean``); in verify mode
+``_offset`` is the number of chunk bytes returned as commands.  The slow
+parser's buffer is empty in both modes.
 
 ``buffered()`` mirrors Redis's ``sdslen(querybuf)`` (CLIENT LIST qbuf): the
 bytes received since the reader last ran out of data, including commands of
@@ -159,13 +158,18 @@ class ProtocolError(Exception):
     """A request Redis would refuse.  ``str(e)`` is the text after ``-ERR ``.
 
     The server writes ``e.reply`` and closes the connection, as Redis does.
-    The text may embed one raw request byte ("expected '$', got 'X'"); it is
-    carried as a surrogate escape so that ``reply`` restores the exact byte.
+    The text may embed one raw request byte ("expected '$', got 'X'"); ``str``
+    shows it as a latin-1 character (so ``str(e).encode()`` cannot fail),
+    ``reply`` carries the exact byte.
     """
+
+    def __init__(self, message: str, raw: bytes | None = None) -> None:
+        super().__init__(message)
+        self.raw = raw if raw is not None else message.encode()
 
     @property
     def reply(self) -> bytes:
-        return b"-ERR " + str(self).encode("utf-8", "surrogateescape") + b"\r\n"
+        return b"-ERR " + self.raw + b"\r\n"
 
 
 class QueryBufferLimit(ProtocolError):
@@ -323,6 +327,22 @@ def _split_args_slow(line: bytes) -> list[bytes] | None:
 _join = b"".join
 
 
+def _encode_command_py(argv: list) -> bytes:
+    """Canonical multibulk encoding of a command; TypeError for non-bytes."""
+    return b"*%d\r\n%b" % (len(argv), _join([b"$%d\r\n%b\r\n" % (len(a), a) for a in argv]))
+
+
+def _encode_command_hiredis(argv: list) -> bytes:
+    # hiredis.pack_command is C and twice as fast.  It also encodes ints and
+    # floats (as bulk strings), but an element hiredis parsed from ':' or ','
+    # can never match the '$' the chunk would need at that offset.
+    return _pack_command(tuple(argv))
+
+
+_pack_command = getattr(_hiredis, "pack_command", None)
+_encode_command = _encode_command_hiredis if _pack_command else _encode_command_py
+
+
 def _wire_size(cmds: list) -> int:
     """Bytes of the canonical multibulk encoding of the commands in ``cmds``.
 
@@ -351,8 +371,8 @@ class RespReader:
 
     __slots__ = (
         "_max_bulk_len", "_max_query_buffer", "_max_multibulk", "_auth_required",
-        "_fast_limit", "_use_hiredis", "_fast", "_hr", "_gets", "_has_data", "_hr_feed", "_chunk",
-        "_returned", "_clean", "_qb_prefix", "_resync",
+        "_fast_limit", "_use_hiredis", "_fast", "_verify", "_hr", "_gets", "_has_data",
+        "_hr_feed", "_chunk", "_returned", "_clean", "_offset", "_qb_prefix", "_resync",
         "_buf", "_pos", "_reqtype", "_mbulk", "_bulklen", "_argv", "_error",
     )
 
@@ -366,14 +386,16 @@ class RespReader:
         self._auth_required = False
         self._limits_changed()
         self._use_hiredis = use_hiredis and _hiredis is not None
-        # fast-mode state
+        # hiredis state; the mode is _fast (trusted), _verify, or neither (slow parser)
         self._fast = self._use_hiredis
+        self._verify = False
         self._hr = self._gets = self._has_data = self._hr_feed = None
         if self._use_hiredis:
             self._new_hiredis()
         self._chunk = None      # bytes given to hiredis since the last NEED_DATA
-        self._returned = []     # commands hiredis returned from _chunk (see invariants)
-        self._clean = False     # hiredis returned a command ending exactly at the chunk end
+        self._returned = []     # trusted mode: commands returned from _chunk (see invariants)
+        self._clean = False     # trusted mode: a command ended exactly at the chunk end
+        self._offset = 0        # verify mode: bytes of _chunk returned as commands
         self._qb_prefix = 0     # batch bytes consumed before the current buffer began
         self._resync = False    # give the buffer back to hiredis after the current request
         # slow-parser state: Redis's querybuf/qb_pos, reqtype, multibulklen, bulklen, argv
@@ -393,16 +415,18 @@ class RespReader:
         if not data:
             return
         if self._fast:
-            # Screen for hiredis: a clean boundary, a '*' (42) first, a chunk
-            # within the limits, and none of the bytes ~ | + = ( (126 124 43 61
-            # 40).  `int in bytes` is a bare memchr, far cheaper than a
-            # `bytes in bytes` search; _fast_ok looks closer when one occurs.
-            if (self._chunk is None and data[0] == 42 and len(data) <= self._fast_limit
-                    and not (126 in data or 124 in data or 43 in data or 61 in data
-                             or 40 in data) or self._fast_ok(data)):
-                self._chunk = data
-                self._hr_feed(data)
+            if self._chunk is None and data[0] == 42 and len(data) <= self._fast_limit:
+                # A '*' (42) first, at a clean boundary, within the limits.
+                # Without any of the bytes ~ | + = ( (126 124 43 61 40) hiredis
+                # is trusted; `int in bytes` is a bare memchr.
+                if not (126 in data or 124 in data or 43 in data or 61 in data or 40 in data):
+                    self._chunk = data
+                    self._hr_feed(data)
+                    return
+                self._start_verify(data)
                 return
+            self._to_slow()
+        elif self._verify:
             self._to_slow()
         self._slow_feed(data)
 
@@ -431,35 +455,18 @@ class RespReader:
                 self._qb_prefix = 0
                 return NEED_DATA
             return self._fast_other(cmd)
+        if self._verify:
+            return self._verify_next()
         return self._slow_next()
 
     def buffered(self) -> int:
         """Redis's qbuf: bytes received since the reader last ran dry."""
-        if self._fast:
+        if self._fast or self._verify:
             chunk = self._chunk
             return self._qb_prefix + (len(chunk) if chunk is not None else 0)
         return self._qb_prefix + len(self._buf)
 
-    # -- fast path ---------------------------------------------------------
-
-    def _new_hiredis(self) -> None:
-        self._hr = hr = _hiredis.Reader()
-        self._gets = hr.gets
-        self._has_data = hr.has_data
-        self._hr_feed = hr.feed
-
-    def _fast_ok(self, data: bytes) -> bool:
-        """May hiredis parse this chunk without disagreeing with Redis?
-
-        Called when a rare byte (``~|+=(``) occurs or the chunk is large; the
-        common case is screened inline in feed().
-        """
-        return not (
-            self._chunk is not None or data[0] != _STAR
-            or len(data) > self._fast_limit
-            or 126 in data or 124 in data  # ~ and | anywhere
-            or data.find(b"\r\n+") >= 0 or data.find(b"\r\n=") >= 0
-            or data.find(b"\r\n(") >= 0)
+    # -- limits ------------------------------------------------------------
 
     def _limits_changed(self) -> None:
         # Largest chunk hiredis may take whole: it cannot contain a complete
@@ -491,18 +498,68 @@ class RespReader:
                                "apply Redis's limits for clients that must still AUTH")
     del _set_limit
 
+    # -- hiredis, trusted and verified --------------------------------------
+
+    def _new_hiredis(self) -> None:
+        self._hr = hr = _hiredis.Reader()
+        self._gets = hr.gets
+        self._has_data = hr.has_data
+        self._hr_feed = hr.feed
+
     def _fast_other(self, cmd):
         if cmd is not False:  # not a plain command: let the reference parser judge
             return self._fallback()
         if self._chunk is None:  # nothing was fed since the last NEED_DATA
             self._qb_prefix = 0
             return NEED_DATA
+        return self._cut_request()
+
+    def _cut_request(self):
         # The chunk ends inside a request.  The reference parser takes it over
         # so that limits are enforced now (as Redis does on reading a header)
         # and a big value is not buffered twice; see _try_resync.
         self._to_slow()
         self._resync = True
         return self._slow_next()
+
+    def _start_verify(self, data: bytes) -> None:
+        self._fast = False
+        self._verify = True
+        self._chunk = data
+        self._offset = 0
+        self._hr_feed(data)
+
+    def _verify_next(self):
+        """hiredis on a chunk that could hold RESP3 frames: check every command.
+
+        A command is returned only if the chunk holds exactly its canonical
+        encoding at the current offset; Redis parses canonical bytes the same
+        way.  Anything else (garbage trailers, ``+``/``=``/``(`` elements,
+        ``~``/``|`` frames) goes to the reference parser from that offset.
+        """
+        try:
+            cmd = self._gets()
+        except Exception:
+            return self._fallback()
+        if cmd.__class__ is list and cmd:
+            try:
+                enc = _encode_command(cmd)
+            except TypeError:  # None, nested arrays, errors...
+                return self._fallback()
+            off = self._offset
+            if not self._chunk.startswith(enc, off):
+                return self._fallback()
+            self._offset = off + len(enc)
+            return cmd
+        if cmd is not False:
+            return self._fallback()
+        if self._offset == len(self._chunk):
+            self._chunk = None
+            self._verify = False
+            self._fast = True
+            self._qb_prefix = 0
+            return NEED_DATA
+        return self._cut_request()
 
     def _fallback(self):
         """hiredis failed or returned something that is not a plain command."""
@@ -514,30 +571,34 @@ class RespReader:
         """Move hiredis's unreturned bytes into the slow parser's buffer."""
         chunk = self._chunk
         if chunk is not None:
-            off = len(chunk) if self._clean else _wire_size(self._returned)
+            if self._verify:
+                off = self._offset
+            else:
+                off = len(chunk) if self._clean else _wire_size(self._returned)
             self._buf = bytearray(chunk)  # the whole batch, so buffered() stays exact
             self._pos = off
             self._new_hiredis()  # hiredis may hold a partial request or an error
         self._chunk = None
         self._returned = []
         self._clean = False
-        self._fast = False
+        self._fast = self._verify = False
 
     def _try_resync(self) -> None:
         """After the handed-over request completed, give the rest back to hiredis."""
         self._resync = False
         buf, pos = self._buf, self._pos
-        if pos >= len(buf) or buf[pos] != _STAR:
+        if pos >= len(buf) or buf[pos] != _STAR or len(buf) - pos > self._fast_limit:
             return
         tail = bytes(memoryview(buf)[pos:])
-        if not self._fast_ok(tail):
-            return
         self._qb_prefix += pos
         self._buf = bytearray()
         self._pos = 0
-        self._chunk = tail
-        self._hr_feed(tail)
-        self._fast = True
+        if 126 in tail or 124 in tail or 43 in tail or 61 in tail or 40 in tail:
+            self._start_verify(tail)
+        else:
+            self._chunk = tail
+            self._hr_feed(tail)
+            self._fast = True
 
     # -- slow path (the reference parser) ---------------------------------
 
@@ -687,8 +748,8 @@ class RespReader:
 
 def _expected_dollar(byte: int) -> ProtocolError:
     # addReplyErrorFormat turns \r and \n into spaces; other bytes go out raw
-    ch = " " if byte in (_CR, _LF) else bytes([byte]).decode("utf-8", "surrogateescape")
-    return ProtocolError(f"Protocol error: expected '$', got '{ch}'")
+    raw = b"Protocol error: expected '$', got '%c'" % (32 if byte in (_CR, _LF) else byte)
+    return ProtocolError(raw.decode("latin-1"), raw)
 
 
 # ---------------------------------------------------------------------------
@@ -855,13 +916,23 @@ def parse_long_double(s: bytes):
 
 
 def add_long_double(a, b):
-    """``a + b`` in x87 long double arithmetic (a, b from parse_long_double or ints).
+    """``a + b`` in x87 long double arithmetic.
 
-    Returns a Fraction, or a float inf/nan that INCRBYFLOAT refuses.
+    ``a`` and ``b`` come from parse_long_double, or are ints / floats.  Returns
+    a Fraction, or a float inf/nan, which INCRBYFLOAT refuses.
     """
+    a = _as_exact(a)
+    b = _as_exact(b)
     if isinstance(a, float) or isinstance(b, float):
-        return float(a) + float(b)
-    return _round_long_double(Fraction(a) + Fraction(b))
+        # finite operands do not matter next to an infinity (or a NaN)
+        return (a if isinstance(a, float) else 0.0) + (b if isinstance(b, float) else 0.0)
+    return _round_long_double(a + b)
+
+
+def _as_exact(x):
+    if isinstance(x, float):
+        return Fraction(x) if x - x == 0 else x  # x - x is nan for inf and nan
+    return Fraction(x)
 
 
 def format_long_double(x) -> bytes:
@@ -1139,6 +1210,8 @@ def _bench(rounds: int = 100, depth: int = 16, repeat: int = 300) -> dict:
         (f"GET x{depth} pipeline", (cmd_get * depth,), depth, True),
         ("SET, one per read", (cmd_set,), 1, True),
         ("GET, one per read", (cmd_get,), 1, True),
+        (f"SET x{depth} with '=' in values (verify mode)",
+         (b"*3\r\n$3\r\nSET\r\n$16\r\nkey:000000000001\r\n$3\r\nx=x\r\n" * depth,), depth, True),
         (f"SET x{depth}, read cut mid-command", (pipe_set[:half], pipe_set[half:]), depth, True),
         (f"SET x{depth} pure-Python parser", (pipe_set,), depth, False),
         (f"GET x{depth} inline", (b"GET key:000000000001\r\n" * depth,), depth, True),
@@ -1175,8 +1248,8 @@ def _bench(rounds: int = 100, depth: int = 16, repeat: int = 300) -> dict:
         results[name] = best(run, rounds * ncmd)
 
     out = bytearray()
-    for label, value in [("encode b'xxx'", b"xxx"), ("encode 'OK'", "OK"),
-                         ("encode 1000", 1000), ("encode [b'0123456789'] * 10", [b"0123456789"] * 10)]:
+    for label, value in [("encode b'xxx'", b"xxx"), ("encode 'OK'", "OK"), ("encode 1000", 1000),
+                         ("encode [b'0123456789'] * 10", [b"0123456789"] * 10)]:
         def enc(value=value):
             for _ in range(rounds * depth):
                 encode_into(out, value, 2)
