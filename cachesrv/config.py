@@ -1081,6 +1081,14 @@ class Config:
         d = lookup(name)
         return bool(d and d.flags & SENSITIVE)
 
+    def record(self, name: str, value: Any) -> None:
+        """Store a value the server found out by itself (the port the OS picked for ``port 0``),
+        so CONFIG GET reports what is in effect. No validation, no hooks."""
+        d = lookup(name)
+        if d is None:
+            raise KeyError(name)
+        self._values[d.name] = value
+
     def on_change(self, name: str, callback: Callable[[str, Any, Any], None]) -> None:
         """Register ``callback(name, old, new)``, run after CONFIG SET changed ``name`` (primary
         name; aliases accepted). It may raise to reject the change: everything is rolled back and

@@ -332,7 +332,7 @@ class Connection:
                 break
             except ProtocolError as e:
                 server.log.verbose("Protocol error (%s) from client: %s", e, session.describe())
-                out += b"-ERR " + str(e).encode() + b"\r\n"
+                out += e.reply
                 server.count_error(f"ERR {e}")
                 outcome = ("close",)
                 break
@@ -580,6 +580,7 @@ async def run(server: Server, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     server.on_shutdown_request = shutdown.set
     lsocks = open_listeners(server, server.cfg["port"])
     server.tcp_port = lsocks[0].getsockname()[1]
+    server.cfg.record("port", server.tcp_port)     # CONFIG GET port: the port in use, as Redis answers
     async with trio.open_nursery() as root:
         root.start_soon(cron, server)
         # The pump needs epoll (Linux); elsewhere every connection is served by its own task.

@@ -73,6 +73,7 @@ class Proc:
 
     def stop(self) -> None:
         stop(self.proc)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _start(cmd: list[str], tmpdir: str) -> tuple[subprocess.Popen, Path]:

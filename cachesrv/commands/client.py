@@ -116,7 +116,7 @@ def _argv_mem(argv: list[bytes]) -> int:
 def _client_type(name: bytes) -> str:
     t = CLIENT_TYPES.get(name.lower())
     if t is None:
-        raise CommandError(UNKNOWN_CLIENT_TYPE.format(type=name.decode("latin-1")))
+        raise CommandError(UNKNOWN_CLIENT_TYPE.format(type=name.decode("utf-8", "surrogateescape")))
     return t
 
 
@@ -194,7 +194,7 @@ def client_kill(ctx, argv):
                 laddr = value.decode("latin-1")
             elif opt == b"user":
                 if not _user_exists(ctx.server, value):
-                    raise CommandError(NO_SUCH_USER.format(user=value.decode("latin-1")))
+                    raise CommandError(NO_SUCH_USER.format(user=value.decode("utf-8", "surrogateescape")))
                 user = value.decode("latin-1")
             elif opt == b"skipme":
                 v = value.lower()
@@ -254,10 +254,10 @@ def client_setinfo(ctx, argv):
     attr = argv[2]
     field = {b"lib-name": "lib_name", b"lib-ver": "lib_ver"}.get(attr.lower())
     if field is None:
-        raise CommandError(SETINFO_OPTION.format(attr=attr.decode("latin-1")))
+        raise CommandError(SETINFO_OPTION.format(attr=attr.decode("utf-8", "surrogateescape")))
     value = argv[3]
     if any(c < 33 or c > 126 for c in value):
-        raise CommandError(SETINFO_CHARS.format(attr=attr.decode("latin-1")))
+        raise CommandError(SETINFO_CHARS.format(attr=attr.decode("utf-8", "surrogateescape")))
     setattr(ctx, field, value)
     return "OK"
 

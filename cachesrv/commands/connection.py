@@ -103,7 +103,7 @@ def hello(ctx, argv):
             validate_client_name(name)
             i += 2
         else:
-            raise CommandError(f"ERR Syntax error in HELLO option '{argv[i].decode('latin-1')}'")
+            raise CommandError(f"ERR Syntax error in HELLO option '{argv[i].decode('utf-8', 'surrogateescape')}'")
     if not ctx.authenticated:
         raise CommandError("NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                            "HELLO AUTH <user> <pass> option can be used to authenticate the client and "

@@ -94,7 +94,7 @@ CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
 def subcommand_syntax(argv: list[bytes]) -> CommandError:
     """addReplySubcommandSyntaxError: a known subcommand with an argument count it rejects itself."""
     return CommandError(f"ERR unknown subcommand or wrong number of arguments for '{_printable(argv[1])[:128]}'. "
-                        f"Try {argv[0].decode('latin-1').upper()} HELP.")
+                        f"Try {argv[0].decode('utf-8', 'surrogateescape').upper()} HELP.")
 
 
 def wrong_arity(name: str) -> CommandError:
@@ -113,7 +113,8 @@ def _preview(args: list[bytes]) -> str:
 
 def _printable(b: bytes) -> str:
     # C's %s stops at a NUL byte; newlines are turned into spaces by the reply encoder, as Redis does.
-    return b.split(b"\0", 1)[0].decode("latin-1")
+    # surrogateescape: the encoder writes str messages as UTF-8/surrogateescape, so bytes round-trip.
+    return b.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 def unknown_command(argv: list[bytes]) -> CommandError:
@@ -123,4 +124,4 @@ def unknown_command(argv: list[bytes]) -> CommandError:
 
 def unknown_subcommand(argv: list[bytes]) -> CommandError:
     return CommandError(f"ERR unknown subcommand '{_printable(argv[1])[:128]}'. "
-                        f"Try {argv[0].decode('latin-1').upper()} HELP.")
+                        f"Try {argv[0].decode('utf-8', 'surrogateescape').upper()} HELP.")

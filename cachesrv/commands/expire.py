@@ -81,7 +81,7 @@ def _expire(ctx, argv: list[bytes], relative: bool, seconds: bool) -> int:
 
 
 def _invalid(argv: list[bytes]) -> CommandError:
-    return CommandError(INVALID_EXPIRE.format(cmd=argv[0].decode("latin-1").lower()))
+    return CommandError(INVALID_EXPIRE.format(cmd=argv[0].decode("utf-8", "surrogateescape").lower()))
 
 
 def expire(ctx, argv):
