@@ -38,39 +38,34 @@ def lookup(argv: list[bytes]) -> CommandSpec | None:
     return spec
 
 
-def execute(session: Session, argv: list[bytes]) -> Any:
-    spec = _LOOKUP.get(argv[0])
-    if spec is None:
-        spec = COMMANDS.get(argv[0].lower())
-        if spec is None:
-            return _reject(session, None, unknown_command(argv))
-    if spec.subcommands:
-        if len(argv) > 1:
-            sub = spec.subcommands.get(argv[1].lower())
-            if sub is None:
-                return _reject(session, spec, unknown_subcommand(argv))
-            spec = sub
-        elif spec.handler is None:          # a container alone (CONFIG); COMMAND alone is a command
-            return _reject(session, spec, wrong_arity(spec.fullname))
-    arity = spec.arity
-    if (len(argv) != arity) if arity > 0 else (len(argv) < -arity):
-        return _reject(session, spec, wrong_arity(spec.fullname))
-    if session.gate:
-        refused = _gates(session, spec, argv)
-        if refused is not None:
-            return refused
+def execute(session: Session, argv: list[bytes], spec: CommandSpec | None = None) -> Any:
+    """Run one command. With ``spec`` given (EXEC running what MULTI queued, already checked),
+    lookup, arity and the gates are skipped: only the call with its statistics remains."""
     server = session.server
-    if server.pause_end and server.pause_blocks(session, spec):
-        return PAUSED
-    return _run(session, server, spec, argv)
-
-
-def call(session: Session, spec: CommandSpec, argv: list[bytes]) -> Any:
-    """Run the handler with statistics, slow log, latency monitor and MONITOR feed."""
-    return _run(session, session.server, spec, argv)
-
-
-def _run(session: Session, server: Any, spec: CommandSpec, argv: list[bytes]) -> Any:
+    if spec is None:
+        spec = _LOOKUP.get(argv[0])
+        if spec is None:
+            spec = COMMANDS.get(argv[0].lower())
+            if spec is None:
+                return _reject(session, None, unknown_command(argv))
+        if spec.subcommands:
+            if len(argv) > 1:
+                sub = spec.subcommands.get(argv[1].lower())
+                if sub is None:
+                    return _reject(session, spec, unknown_subcommand(argv))
+                spec = sub
+            elif spec.handler is None:          # a container alone (CONFIG); COMMAND alone is a command
+                return _reject(session, spec, wrong_arity(spec.fullname))
+        arity = spec.arity
+        if (len(argv) != arity) if arity > 0 else (len(argv) < -arity):
+            return _reject(session, spec, wrong_arity(spec.fullname))
+        if session.gate:
+            refused = _gates(session, spec, argv)
+            if refused is not None:
+                return refused
+        if server.pause_end and server.pause_blocks(session, spec):
+            return PAUSED
+    # Redis's call(): the handler, timed, with statistics, slow log, latency and MONITOR.
     session.last_cmd = spec.fullname
     t0 = _perf_ns()
     try:
