@@ -619,6 +619,7 @@ def _replicaof(d, args, cur, ctx):
     if args[0].lower() == "no" and args[1].lower() == "one":
         return None
     port, rest = _strtoll(args[1])
+    port = _to_int32(port)           # strtol() into an int
     if port < 0 or port > 65535 or rest != "":
         raise _Reject("Invalid master port")
     return (args[0], port)
@@ -765,7 +766,7 @@ def _shutdown_flags(v, cfg):
 
 
 def _dax_db(v, cfg):
-    if v >= cfg["databases"]:
+    if not cfg._loading and v >= cfg["databases"]:    # a file is checked once loaded
         raise _Reject("argument must be between 0 and %d inclusive" % (cfg["databases"] - 1))
 
 
@@ -1058,6 +1059,7 @@ class Config:
         self.users: list[list[str]] = []        # user directives (argv after "user")
         self.loadmodules: list[list[str]] = []  # loadmodule path args... (cachesrv loads none)
         self.stdin_used = False
+        self._loading = False
 
     # -- typed access ----------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Any:
@@ -1138,6 +1140,7 @@ class Config:
 
     def _load(self, text: bytes, ctx: _LoadCtx) -> None:
         lines = text.split(b"\n") if text else []
+        self._loading = True
         for i, raw in enumerate(lines):
             line = raw.strip(b" \t\r\n")
             if not line or line[0] == 35:
@@ -1145,7 +1148,9 @@ class Config:
             try:
                 self._load_line(line, ctx)
             except _Reject as e:
+                self._loading = False
                 raise ConfigError(_fatal(str(e), i + 1, line)) from None
+        self._loading = False
 
     def _load_line(self, line: bytes, ctx: _LoadCtx) -> None:
         argv_b = split_args(line)
@@ -1212,8 +1217,9 @@ class Config:
         if not nested and ctx.module_configs:
             raise ConfigError("Module Configuration detected without loadmodule directive or no "
                               "ApplyConfig call: aborting", is_log=True)
-        if self._values["dax-db"] >= self._values["databases"]:
-            raise ConfigError(_fatal("dax-db must be between 0 and databases-1"))
+        if not nested and self._values["dax-db"] >= self._values["databases"]:
+            raise ConfigError(_fatal("dax-db: argument must be between 0 and %d inclusive"
+                                     % (self._values["databases"] - 1)))
 
     def _parse(self, d: Directive, args: list[str], ctx: _LoadCtx | None) -> Any:
         value = _KINDS[d.kind][0](d, args, self._values[d.name], ctx)

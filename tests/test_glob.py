@@ -327,12 +327,12 @@ def redis_client(tmp_path_factory):
          "--dir", str(d)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis(port=port)
     try:
-        for _ in range(200):
+        for _ in range(500):
             try:
-                client.ping()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
-            except redis.ConnectionError:
-                time.sleep(0.02)
+            except OSError:
+                time.sleep(0.01)
         yield client
     finally:
         proc.kill()
