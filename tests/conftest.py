@@ -63,6 +63,7 @@ class Proc:
 
     def __init__(self, proc: subprocess.Popen, port: int, log: Path, workdir: str) -> None:
         self.proc, self.port, self.log_path, self.workdir = proc, port, log, workdir
+        self.memcache_port: int | None = None
 
     @property
     def pid(self) -> int:
@@ -89,7 +90,10 @@ def _start(cmd: list[str], tmpdir: str) -> tuple[subprocess.Popen, Path]:
 def start_cachesrv(*args: str, port: int | None = None) -> Proc:
     """Start ``python -m cachesrv --port 0 ...`` and read the port it logs."""
     tmpdir = tempfile.mkdtemp(prefix="cachesrv-test-")
+    # The memcached port gets a free port of its own (0 would turn it off); ``args`` may override it.
+    mc_port = free_port()
     cmd = [sys.executable, "-m", "cachesrv", "--port", str(port if port is not None else 0),
+           "--memcache-port", str(mc_port),
            "--bind", "127.0.0.1", "--save", "", "--enable-debug-command", "yes", *args]
     proc, log = _start(cmd, tmpdir)
     deadline = time.monotonic() + 20
@@ -106,7 +110,10 @@ def start_cachesrv(*args: str, port: int | None = None) -> Proc:
         stop(proc)
         raise RuntimeError("cachesrv did not log its port:\n" + log.read_text(errors="replace"))
     wait_port(found, proc)
-    return Proc(proc, found, log, tmpdir)
+    p = Proc(proc, found, log, tmpdir)
+    m = re.search(r"memcached port=(\d+)\.", log.read_text(errors="replace"))
+    p.memcache_port = int(m.group(1)) if m else (mc_port if "--memcache-port" not in args else None)
+    return p
 
 
 def start_redis(*args: str) -> Proc:
