@@ -581,6 +581,9 @@ async def run(server: Server, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     lsocks = open_listeners(server, server.cfg["port"])
     server.tcp_port = lsocks[0].getsockname()[1]
     server.cfg.record("port", server.tcp_port)     # CONFIG GET port: the port in use, as Redis answers
+    from . import mcnet     # the memcached port (memcache-port; 0 turns it off)
+    mc_port = server.cfg["memcache-port"]
+    mc_socks = mcnet.open_memcache_listeners(server, mc_port) if mc_port else []
     async with trio.open_nursery() as root:
         root.start_soon(cron, server)
         # The pump needs epoll (Linux); elsewhere every connection is served by its own task.
@@ -592,13 +595,15 @@ async def run(server: Server, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
             async with trio.open_nursery() as listeners:
                 for ls in lsocks:
                     listeners.start_soon(accept_loop, server, ls, clients, pump)
+                for ls in mc_socks:
+                    listeners.start_soon(mcnet.memcache_accept_loop, server, ls, clients)
                 server.log.notice("Running mode=standalone, port=%d.", server.tcp_port)
                 server.log.notice("Server initialized")
                 server.log.notice("Ready to accept connections tcp")
                 task_status.started({"port": server.tcp_port})
                 await shutdown.wait()
                 listeners.cancel_scope.cancel()
-            for ls in lsocks:
+            for ls in lsocks + mc_socks:
                 trio.lowlevel.notify_closing(ls)
                 ls.close()
             clients.cancel_scope.deadline = trio.current_time() + 0.5

@@ -93,6 +93,9 @@ class Server:
         self.reader_limits = (cfg["proto-max-bulk-len"], cfg["client-query-buffer-limit"])
         for name in ("proto-max-bulk-len", "client-query-buffer-limit"):
             cfg.on_change(name, self._limits_changed)
+        # memcached: its counters, pending delayed flush_all and open connections (stats)
+        from .commands.memcache import McStats
+        self.mc = McStats(self.clock.now_ms() // 1000)
         from .commands.admin import install_config_hooks   # CONFIG SET effects (admin.py)
         install_config_hooks(self)
 

@@ -46,6 +46,13 @@ _SHARD_SHIFT = 10  # slot >> 10 == shard index
 assert SLOTS_PER_SHARD == 1 << _SHARD_SHIFT
 
 STRING_TYPES = (bytes, bytearray)
+
+# memcached item state kept above the 32 client-flag bits of ``Shard.mcflags`` words
+MC_FLAGS_MASK = 0xFFFFFFFF
+MC_FETCHED = 1 << 32      # read by a memcached get since it was stored (mg h, me fetch=)
+MC_STALE = 1 << 33        # marked stale by md I / ms I (mg answers X)
+MC_TOKEN_SENT = 1 << 34   # a client already won the right to recache (mg answers Z)
+MC_KEY_BINARY = 1 << 35   # stored with a base64 key (mg k / me print it base64-encoded)
 ACCEPTABLE_STALE = 10  # percent: active expiry repeats on a shard while more of a sample expired
 LFU_INIT_VAL = 5       # a new key's LFU counter, so it is not evicted before it had a chance
 
@@ -85,10 +92,20 @@ class FakeClock:
         self.ms += ms
 
 
+class _McExpired:
+    """``Database.mc_lookup``'s answer for a key that was there but had expired."""
+
+    def __repr__(self) -> str:
+        return "MC_EXPIRED"
+
+
+MC_EXPIRED = _McExpired()
+
+
 class Shard:
     """Metadata of the keys in one contiguous range of slots of one database."""
 
-    __slots__ = ("expires", "volatile", "atime", "nkeys", "cas")
+    __slots__ = ("expires", "volatile", "atime", "nkeys", "cas", "mcflags")
 
     def __init__(self) -> None:
         self.expires: dict[bytes, int] = {}
@@ -98,6 +115,9 @@ class Shard:
         self.atime: dict[bytes, int] = {}     # key -> LRU clock (seconds) of its last access
         self.nkeys = 0
         self.cas: dict[bytes, int] = {}        # memcached CAS uniques handed out since the last write
+        # memcached per-key word: client flags (low 32 bits) and item state bits (MC_* below);
+        # only non-zero words are kept. A value that is replaced or removed loses its word.
+        self.mcflags: dict[bytes, int] = {}
 
 
 class Database:
@@ -201,6 +221,8 @@ class Database:
                     d = self.slots[slot] = {}
             elif not keepttl:
                 del exp[key]           # overwriting drops the TTL unless KEEPTTL
+        if shard.mcflags:
+            shard.mcflags.pop(key, None)   # a new value has no memcached flags
         n = len(d)
         d[key] = value
         ks = self.ks
@@ -236,6 +258,8 @@ class Database:
         if shard.expires:
             shard.expires.pop(key, None)
         shard.atime.pop(key, None)
+        if shard.mcflags:
+            shard.mcflags.pop(key, None)
         return value
 
     def _expire_now(self, key: bytes, slot: int, d: dict, shard: Shard) -> None:
@@ -245,6 +269,8 @@ class Database:
         shard.nkeys -= 1
         del shard.expires[key]
         shard.atime.pop(key, None)
+        if shard.mcflags:
+            shard.mcflags.pop(key, None)
         self.ks.stats_expired_keys += 1
         self.touched(key, b"expired")
         self.ks.on_expired(self, key)
@@ -456,6 +482,8 @@ class Database:
         if key not in d:
             shard.nkeys += 1
         d[key] = value
+        if shard.mcflags:
+            shard.mcflags.pop(key, None)   # RENAME/MOVE/COPY targets carry no memcached flags
         if stamp is None:
             ks = self.ks
             stamp = ks.lfu_stamp(LFU_INIT_VAL) if ks.lfu else ks.lru_clock
@@ -472,6 +500,97 @@ class Database:
         hooks only (no dirty count, the WATCH and CAS effects were done by ``touched``)."""
         for hook in self.ks.change_hooks:
             hook(self, key, event)
+
+    # -- memcached (commands/memcache.py) ----------------------------------------------------------
+    # memcached's per-item metadata lives beside the key, in its shard: ``Shard.cas`` holds the
+    # CAS unique handed out since the key's last write (``_touched`` pops it on every write, from
+    # either protocol, so a write always changes the unique), and ``Shard.mcflags`` one word per
+    # key: the 32-bit client flags plus the item state bits below (only non-zero words are
+    # stored). Replacing or removing the value (``set``, ``_remove``, ``_expire_now``, ``put``)
+    # drops the word, so a value written over RESP reads with flags 0; in-place changes (APPEND,
+    # SETRANGE, INCR, TTL changes) keep it, as memcached keeps flags across append/incr/touch.
+
+    def mc_lookup(self, key: bytes) -> Any:
+        """The stored value of ``key`` (any type) for a memcached command, without recording an
+        access (``mc_bump`` does, after the command read the old access time), or None, or
+        ``MC_EXPIRED`` when the key was there but its time had passed: it is expired now, as
+        ``get`` would (memcached counts such lookups in get_expired)."""
+        slot = crc_hqx(key, 0) & 0x3FFF if key.find(b"{") < 0 else keyslot(key)
+        d = self.slots[slot]
+        if d is None:
+            return None
+        value = d.get(key)
+        if value is None:
+            return None
+        shard = self.shards[slot >> _SHARD_SHIFT]
+        exp = shard.expires
+        if exp and key in exp and exp[key] < self.ks.clock.now_ms():
+            if not self.ks.role_replica:
+                self._expire_now(key, slot, d, shard)
+            return MC_EXPIRED
+        return value
+
+    def mc_bump(self, key: bytes) -> None:
+        """Record an access to a live key (the LRU/LFU stamp a read leaves)."""
+        shard = self.shards[keyslot(key) >> _SHARD_SHIFT]
+        ks = self.ks
+        shard.atime[key] = ks.lfu_touch(shard.atime.get(key)) if ks.lfu else ks.lru_clock
+
+    def mc_word(self, key: bytes) -> int:
+        """The memcached word of a live key: client flags | MC_* state bits (0 if none)."""
+        mc = self.shards[keyslot(key) >> _SHARD_SHIFT].mcflags
+        return mc.get(key, 0) if mc else 0
+
+    def mc_set_word(self, key: bytes, word: int) -> None:
+        mc = self.shards[keyslot(key) >> _SHARD_SHIFT].mcflags
+        if word:
+            mc[key] = word
+        elif mc:
+            mc.pop(key, None)
+
+    def mc_cas(self, key: bytes) -> int:
+        """The CAS unique of a live key, handing out a fresh one (from the keyspace's counter)
+        when the key was written since one was last given."""
+        cas = self.shards[keyslot(key) >> _SHARD_SHIFT].cas
+        unique = cas.get(key)
+        if unique is None:
+            unique = cas[key] = self.ks.mc_next_cas()
+        return unique
+
+    def mc_set_cas(self, key: bytes, unique: int) -> None:
+        """Give a live key the CAS unique of the write that just happened."""
+        self.shards[keyslot(key) >> _SHARD_SHIFT].cas[key] = unique
+
+    def mc_expire(self, key: bytes, when_ms: int | None) -> None:
+        """Set (or, with None, drop) the TTL of a live key for memcached's touch/gat/mg T/ma T:
+        a TTL change is signalled as a write (expire / persist events, WATCH) but keeps the
+        CAS unique and the flags, as memcached's touch does."""
+        shard = self.shards[keyslot(key) >> _SHARD_SHIFT]
+        unique = shard.cas.get(key)
+        if when_ms is None:
+            if not self.persist(key):
+                return
+            self._touched(key, shard, b"persist")
+        else:
+            self.set_expire(key, when_ms)
+            self._touched(key, shard, b"expire")
+        if unique is not None:
+            shard.cas[key] = unique
+
+    def mc_idle_seconds(self, key: bytes) -> int:
+        """Seconds since the last recorded access (LRU clock; 0 under an LFU policy)."""
+        if self.ks.lfu:
+            return 0
+        return self.idle_seconds(key)
+
+    def mc_strings(self) -> Iterator[tuple[bytes, Any]]:
+        """Every stored string key and its value (expired ones included), slot order: what
+        memcached calls its items, for flush_all and the item statistics."""
+        for d in self.slots:
+            if d:
+                for key, value in list(d.items()):
+                    if type(value) is bytes or type(value) is bytearray:
+                        yield key, value
 
 
 class Keyspace:
@@ -497,6 +616,13 @@ class Keyspace:
         self.lfu_log_factor = 10
         self.lfu_decay_time = 1
         self.config_followed = False
+        self.mc_cas_counter = 0             # memcached's global CAS counter (get_cas_id)
+
+    def mc_next_cas(self) -> int:
+        """memcached's get_cas_id: the next CAS unique (every memcached write takes one, and a
+        key written over RESP takes one the first time memcached asks for it)."""
+        self.mc_cas_counter += 1
+        return self.mc_cas_counter
 
     def tick(self) -> None:
         """Refresh the cached LRU clock (the server cron calls this ten times a second)."""
