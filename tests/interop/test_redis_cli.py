@@ -275,6 +275,18 @@ class Tmux:
         if enter:
             self.run("send-keys", "-t", "t", "Enter")
 
+    def command(self, keys: str, prompt: str, timeout: float = 10) -> str:
+        """Type one command line and wait for the prompt after its reply: keys typed while
+        redis-cli is still busy with the previous line can be lost."""
+        before = self.screen().count(prompt)
+        self.type(keys)
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if screen.count(prompt) > before or time.monotonic() > deadline:
+                return screen
+            time.sleep(0.05)
+
     def kill(self) -> None:
         self.run("kill-server")
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -310,8 +322,9 @@ def test_interactive_prompt_with_hints(ports):
         assert f"127.0.0.1:{port}[2]>" in t.wait_for(f"127.0.0.1:{port}[2]>")
         t.type("GET foo")
         assert "(nil)" in t.wait_for("(nil)")
-        t.type("INCR foo")
-        t.type("SET foo x")
+        p2 = f"127.0.0.1:{port}[2]>"
+        assert "(integer) 1" in t.command("INCR foo", p2)
+        t.command("SET foo x", p2)
         t.type("INCR foo")
         assert "(error) ERR value is not an integer or out of range" in \
             t.wait_for("(error) ERR value is not an integer")
