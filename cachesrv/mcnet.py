@@ -15,8 +15,8 @@ Theory of operation
   ``wait_writable``) await.
 * memcached's answers depend on which responses it has not sent yet (a ``get`` with a too long
   key drops them; a pending ``mg`` keeps ``incr`` from working in place). The command layer
-  models that with windows; this loop applies them: ``session.cull`` drops the output of the
-  current window, ``session.boundary`` starts a new one, ``session.end_batch()`` ends the read.
+  models that with windows (``commands.memcache.run_batch``); this loop tells it where a read
+  ends (``session.end_batch()``) and where output was sent early (``session.mark = 0``).
 * ``quit`` and the reader's closing errors (a too long line) end the connection after the
   replies already produced are sent, as memcached does.
 """
@@ -34,7 +34,7 @@ from . import net
 from .commands.memcache import McSession, flush_due, run_batch
 
 RECV_SIZE = 65536
-FLUSH_AT = net.FLUSH_AT
+FLUSH_AT = 1 << 20      # as net.FLUSH_AT (not read from net at import: net may import this module)
 TOO_MANY = b"ERROR Too many open connections\r\n"
 
 

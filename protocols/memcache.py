@@ -56,7 +56,8 @@ command layer parses the same way.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "NEED_DATA", "Request", "ClientError", "MemcacheReader", "MetaFlags", "parse_meta_flags",
@@ -100,6 +101,10 @@ class Request:
     command: bytes
     args: tuple[bytes, ...]
     data: bytes | None = None
+    # A storage header as the reader parsed it, so the command layer need not parse it again:
+    # (client flags, exptime, CAS unique, noreply) for set/add/replace/append/prepend/cas, the
+    # MetaFlags for ms. Not part of equality (it is derived from ``args``).
+    header: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,10 @@ class State(enum.Enum):
     LINE = enum.auto()
     DATA = enum.auto()
     SWALLOW = enum.auto()
+
+
+# (module globals: an enum member looked up through its class costs more than a global)
+_LINE, _DATA, _SWALLOW = State.LINE, State.DATA, State.SWALLOW
 
 
 # ---------------------------------------------------------------------------
@@ -416,7 +425,7 @@ class MemcacheReader:
         self.max_item_size = max_item_size
         self._buf = bytearray()
         self._pos = 0
-        self.state = State.LINE
+        self.state = _LINE
         self._need = 0                   # DATA: bytes still expected (n + 2); SWALLOW: to discard
         self._pending: tuple | None = None   # DATA: (command, args, noreply)
 
@@ -431,7 +440,7 @@ class MemcacheReader:
         while True:
             state = self.state
             pos = self._pos
-            if state is State.LINE:
+            if state is _LINE:
                 nl = buf.find(b"\n", pos)
                 if nl < 0 or nl - pos >= READ_BUFFER:
                     avail = len(buf) - pos
@@ -466,16 +475,16 @@ class MemcacheReader:
                     return ev
                 continue          # a header waiting for its data block: read on
             avail = len(buf) - pos
-            if state is State.DATA:
+            if state is _DATA:
                 need = self._need
                 if avail < need:
                     return self._need_data()
-                cmd, args, noreply = self._pending
+                cmd, args, noreply, header = self._pending
                 self._pending = None
-                self.state = State.LINE
+                self.state = _LINE
                 self._pos = pos + need
                 if buf[pos + need - 2] == 13 and buf[pos + need - 1] == 10:
-                    return Request(cmd, args, bytes(buf[pos:pos + need - 2]))
+                    return Request(cmd, args, bytes(buf[pos:pos + need - 2]), header)
                 return ClientError(b"" if noreply else b"CLIENT_ERROR bad data chunk", False, cmd)
             # SWALLOW
             take = min(avail, self._need)
@@ -483,7 +492,7 @@ class MemcacheReader:
             self._need -= take
             if self._need:
                 return self._need_data()
-            self.state = State.LINE
+            self.state = _LINE
 
     # -- helpers ---------------------------------------------------------------------------------
     def _need_data(self):
@@ -510,36 +519,34 @@ class MemcacheReader:
         return buf.startswith(b"get ", i) or buf.startswith(b"gets ", i)
 
     def _swallow(self, vlen: int) -> None:
-        self.state = State.SWALLOW
+        self.state = _SWALLOW
         self._need = vlen + 2
 
     def _storage_header(self, cmd: bytes, toks: list[bytes]):
         """set/add/replace/append/prepend/cas: memcached's process_update_command checks, in its
         order. Returns an event, or None once the reader waits for the data block."""
-        nt = ntokens(len(toks) - 1)
+        n = len(toks)
         is_cas = cmd == b"cas"
-        if nt != (8 if is_cas else 7) and nt != (7 if is_cas else 6):
+        if n != (7 if is_cas else 6) and n != (6 if is_cas else 5):
             return ClientError(b"ERROR")           # before noreply is looked at: always sent
-        noreply = toks[nt - 2] == b"noreply"
-        bad = ClientError(b"" if noreply else b"CLIENT_ERROR bad command line format")
-        key = toks[1]
-        if len(key) > KEY_MAX_LENGTH:
-            return bad
-        flags = safe_strtoul(toks[2])
-        vlen = safe_strtol(toks[4])
-        if flags is None or safe_strtol(toks[3]) is None or vlen is None:
-            return bad
-        if is_cas and safe_strtoull(toks[5]) is None:
-            return bad
-        if vlen < 0 or vlen > INT_MAX - 2:
-            return bad
+        noreply = toks[n - 1] == b"noreply"
+        key, f, e, v = toks[1], toks[2], toks[3], toks[4]
+        # (plain short digits, the usual case, are read inline: same result as the helpers)
+        flags = int(f) if len(f) < 10 and f.isdigit() else safe_strtoul(f)
+        exptime = int(e) if len(e) < 10 and e.isdigit() else safe_strtol(e)
+        vlen = int(v) if len(v) < 10 and v.isdigit() else safe_strtol(v)
+        unique = safe_strtoull(toks[5]) if is_cas else 0
+        if (len(key) > KEY_MAX_LENGTH or flags is None or exptime is None or vlen is None
+                or unique is None or vlen < 0 or vlen > INT_MAX - 2):
+            return ClientError(b"" if noreply else b"CLIENT_ERROR bad command line format")
         args = tuple(toks[1:])
+        header = (flags, exptime, unique, noreply)
         if not item_fits(len(key), flags, vlen, self.max_item_size):
             self._swallow(vlen)
-            return Request(cmd, args, None)
-        self.state = State.DATA
+            return Request(cmd, args, None, header)
+        self.state = _DATA
         self._need = vlen + 2
-        self._pending = (cmd, args, noreply)
+        self._pending = (cmd, args, noreply, header)
         return None
 
     def _ms_header(self, toks: list[bytes]):
@@ -565,10 +572,10 @@ class MemcacheReader:
         args = tuple(toks[1:])
         if not item_fits(len(of.key), of.client_flags, vlen, self.max_item_size):
             self._swallow(vlen)
-            return Request(b"ms", args, None)
-        self.state = State.DATA
+            return Request(b"ms", args, None, of)
+        self.state = _DATA
         self._need = vlen + 2
-        self._pending = (b"ms", args, False)
+        self._pending = (b"ms", args, False, of)
         return None
 
 

@@ -50,11 +50,26 @@ is, to them:
 A value written over RESP has client flags 0; SET, DEL, RENAME and expiry drop a key's memcached
 flags with its value, while APPEND, SETRANGE, INCR and TTL changes keep them (memcached keeps
 flags across append, incr and touch). Every write from either protocol changes the CAS unique.
+
+Where cachesrv differs from memcached 1.6.18 on purpose
+-------------------------------------------------------
+* Meta flags of later 1.6 releases are accepted: E (the CAS value a write gives) on ms/ma/md and
+  on mg's vivify, md x (empty the value, keep the item, client flags 0), ms s (return the stored
+  size), ms N in append/prepend mode (autovivify with the data). 1.6.18 refuses E and x
+  ("CLIENT_ERROR invalid flag") and ignores s and N in ms.
+* The last access time (mg l, me la=) is the keyspace's LRU clock, refreshed on every access;
+  memcached refreshes an item's time at most once a minute.
+* memcached's default segmented LRU bumps a re-read item from a background thread that holds a
+  reference meanwhile, so whether an incr/decr right after works in place is timing-dependent
+  there; cachesrv behaves as memcached's flat LRU mode (the bump is synchronous).
+* A delayed flush_all runs at its time on cachesrv's clock (memcached's ticks once a second).
+* stats: the general block carries the fields that mean something here (threads is 1, evictions
+  0, limit_maxbytes is maxmemory, 0 when unlimited); stats items/slabs are computed from the
+  stored strings (one LRU, no hot/warm segments); stats cachedump lists live items only.
 """
 
 from __future__ import annotations
 
-import os
 import resource
 import sys
 from bisect import bisect_left
@@ -123,8 +138,15 @@ _SLAB_FIELDS = ("get_hits", "cmd_set", "delete_hits", "incr_hits", "decr_hits", 
 
 def slab_class(size: int) -> int:
     """memcached's slabs_clsid: the smallest class whose chunks hold ``size`` bytes (1-based)."""
+    if size < _SMALL_CLASSES_LEN:
+        return _SMALL_CLASSES[size]
     i = bisect_left(SLAB_SIZES, size)
     return min(i, len(SLAB_SIZES) - 1) + 1
+
+
+# The classes of small items, looked up rather than searched (every hit and store counts one).
+_SMALL_CLASSES = [min(bisect_left(SLAB_SIZES, n), len(SLAB_SIZES) - 1) + 1 for n in range(4096)]
+_SMALL_CLASSES_LEN = len(_SMALL_CLASSES)
 
 
 class McStats:
@@ -276,6 +298,24 @@ def _db(s: McSession) -> Database:
     return s.server.ks.dbs[0]
 
 
+def _count_flushed(s: McSession, key: bytes) -> None:
+    flushed = s.server.mc.flushed
+    if flushed and key in flushed:
+        flushed.discard(key)
+        s.server.mc.get_flushed += 1
+
+
+def _lookup_word(s: McSession, db: Database, key: bytes) -> tuple[Any, int]:
+    """``_lookup`` that also returns the key's memcached word, in one keyspace lookup."""
+    value, word = db.mc_read(key, False)
+    if value is None:
+        _count_flushed(s, key)
+    elif value is MC_EXPIRED:
+        s.server.mc.get_expired += 1
+        return None, 0
+    return value, word
+
+
 def _lookup(s: McSession, db: Database, key: bytes) -> Any:
     """memcached's do_item_get: the stored value or None, counting get_expired / get_flushed
     for a key found expired or removed by flush_all (memcached finds those still in its table)."""
@@ -336,15 +376,8 @@ def _size_of(key: bytes, word: int, value) -> int:
 def _link(s: McSession, db: Database, key: bytes, value: bytes, flags: int, when: int | None,
           bits: int = 0, new_cas: int | None = None, event: bytes = b"set") -> int:
     """Store a new item (memcached's do_item_link): value, TTL, flags, a new CAS unique."""
-    db.set(key, value, keepttl=when is not None, event=event)
-    if when is not None:
-        db.set_expire(key, when)
-        db.notify(key, b"expire")
-    word = flags | bits
-    if word:
-        db.mc_set_word(key, word)
     unique = new_cas if new_cas is not None else s.server.ks.mc_next_cas()
-    db.mc_set_cas(key, unique)
+    db.mc_set(key, value, when, flags | bits, unique, event)
     mc = s.server.mc
     mc.total_items += 1
     if mc.flushed:
@@ -370,7 +403,7 @@ def _do_store(s: McSession, db: Database, comm: int, key: bytes, value: bytes, f
               new_cas: int | None = None) -> tuple[int, int]:
     """memcached's do_store_item for every storage command: returns (outcome, stored CAS)."""
     mc = s.server.mc
-    old = _lookup(s, db, key)
+    old, word = _lookup_word(s, db, key)
     if old is None:
         if comm == SET or comm == ADD:
             return STORED, _link(s, db, key, value, flags, when, bits, new_cas)
@@ -385,7 +418,6 @@ def _do_store(s: McSession, db: Database, comm: int, key: bytes, value: bytes, f
         if comm == CAS:
             return EXISTS, 0
         return NOT_STORED, 0
-    word = db.mc_word(key)
     clsid = slab_class(_size_of(key, word, old))
     if req_cas == 0:
         match = None                  # CAS_NONE
@@ -481,12 +513,17 @@ def _retrieve(s: McSession, req: Request, return_cas: bool, touch: bool) -> byte
         when = expiry_ms(s, exptime)
         keys = args[1:]
     out = []
+    read = db.mc_read
     for key in keys:
         if len(key) > KEY_MAX_LENGTH:
             s.cull = True                        # memcached drops its unsent responses
             return BAD_FORMAT
-        value = _lookup(s, db, key)
-        if value is None or (type(value) is not bytes and type(value) is not bytearray):
+        value, word = read(key)
+        if type(value) is not bytes and type(value) is not bytearray:
+            if value is None:
+                _count_flushed(s, key)
+            elif value is MC_EXPIRED:
+                mc.get_expired += 1
             if touch:
                 mc.cmd_touch += 1
                 mc.touch_misses += 1
@@ -495,12 +532,8 @@ def _retrieve(s: McSession, req: Request, return_cas: bool, touch: bool) -> byte
                 mc.get_misses += 1
                 ks.misses += 1
             continue
-        word = db.mc_word(key)
         if touch:
             db.mc_expire(key, when)
-        db.mc_bump(key)
-        if not word & MC_FETCHED:
-            db.mc_set_word(key, word | MC_FETCHED)
         flags = word & MC_FLAGS_MASK
         n = len(value)
         if return_cas:
@@ -545,9 +578,12 @@ def cmd_gats(s: McSession, req: Request) -> bytes:
 def cmd_store(s: McSession, req: Request) -> bytes:
     args = req.args
     comm = _CLASSIC_MODES[req.command]
-    noreply = args[ntokens(len(args)) - 3] == b"noreply"
+    header = req.header
+    if header is None:                    # built by hand, not by the reader
+        header = (safe_strtoul(args[1]), safe_strtol(args[2]),
+                  safe_strtoull(args[4]) if comm == CAS else 0, args[-1] == b"noreply")
+    flags, exptime, req_cas, noreply = header
     key = args[0]
-    flags = safe_strtoul(args[1])
     mc = s.server.mc
     db = _db(s)
     data = req.data
@@ -557,8 +593,7 @@ def cmd_store(s: McSession, req: Request) -> bytes:
             _drop_string(s, db, key)             # memcached will not serve the old value
         return b"" if noreply else TOO_LARGE
     mc.count(slab_class(item_size(len(key), flags, len(data))), S_CMD_SET)
-    when = expiry_ms(s, safe_strtol(args[2]))
-    req_cas = safe_strtoull(args[4]) if comm == CAS else 0
+    when = expiry_ms(s, exptime) if exptime else None
     result, _ = _do_store(s, db, comm, key, data, flags, when, req_cas)
     return b"" if noreply else _CLASSIC_WORDS[result]
 
@@ -805,7 +840,9 @@ def _recache_wins(s: McSession, when: int, token: int) -> bool:
 
 def cmd_ms(s: McSession, req: Request) -> bytes:
     args = req.args
-    of = parse_meta_flags(args[0], list(args[2:]))      # valid: the reader checked the header
+    of = req.header                                      # valid: the reader checked the header
+    if of is None:
+        of = parse_meta_flags(args[0], list(args[2:]))
     comm = _MS_MODES[of.mode]
     if of.has_cas and (comm == SET or comm == REPLACE):
         comm = CAS

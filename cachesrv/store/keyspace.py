@@ -120,6 +120,16 @@ class Shard:
         self.mcflags: dict[bytes, int] = {}
 
 
+def _shard_expire(shard: "Shard", key: bytes, when_ms: int) -> None:
+    """Record ``key``'s absolute expiry in its shard (and in the sampling list when it is new)."""
+    if key not in shard.expires:
+        shard.volatile.append(key)
+        if len(shard.volatile) > 2 * len(shard.expires) + 64:
+            shard.volatile = list(shard.expires)
+            shard.volatile.append(key)
+    shard.expires[key] = when_ms
+
+
 class Database:
     __slots__ = ("ks", "id", "slots", "shards", "watched", "avg_ttl")
 
@@ -283,14 +293,7 @@ class Database:
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         """Give an existing live key an absolute expiry (Unix ms). The caller signals the change."""
-        slot = keyslot(key)
-        shard = self.shards[slot >> _SHARD_SHIFT]
-        if key not in shard.expires:
-            shard.volatile.append(key)
-            if len(shard.volatile) > 2 * len(shard.expires) + 64:
-                shard.volatile = list(shard.expires)
-                shard.volatile.append(key)
-        shard.expires[key] = when_ms
+        _shard_expire(self.shards[keyslot(key) >> _SHARD_SHIFT], key, when_ms)
 
     def persist(self, key: bytes) -> bool:
         """Drop the TTL of a live key; True if it had one."""
@@ -529,6 +532,45 @@ class Database:
                 self._expire_now(key, slot, d, shard)
             return MC_EXPIRED
         return value
+
+    def mc_read(self, key: bytes, bump: bool = True) -> tuple[Any, int]:
+        """A memcached read in one lookup: (value or None or MC_EXPIRED, the key's memcached
+        word as it was). With ``bump``, a live key records the access and is marked fetched
+        (memcached's do_item_bump)."""
+        slot = crc_hqx(key, 0) & 0x3FFF if key.find(b"{") < 0 else keyslot(key)
+        d = self.slots[slot]
+        if d is None:
+            return None, 0
+        value = d.get(key)
+        if value is None:
+            return None, 0
+        shard = self.shards[slot >> _SHARD_SHIFT]
+        ks = self.ks
+        exp = shard.expires
+        if exp and key in exp and exp[key] < ks.clock.now_ms():
+            if not ks.role_replica:
+                self._expire_now(key, slot, d, shard)
+            return MC_EXPIRED, 0
+        mc = shard.mcflags
+        word = mc.get(key, 0) if mc else 0
+        if bump and (type(value) is bytes or type(value) is bytearray):
+            shard.atime[key] = ks.lfu_touch(shard.atime.get(key)) if ks.lfu else ks.lru_clock
+            if not word & MC_FETCHED:
+                mc[key] = word | MC_FETCHED
+        return value, word
+
+    def mc_set(self, key: bytes, value: Any, when_ms: int | None, word: int, unique: int,
+               event: bytes = b"set") -> None:
+        """A memcached store: the value (as ``set``, event ``event``), its TTL (a second event,
+        "expire", as SET EX), its memcached word and its new CAS unique."""
+        self.set(key, value, keepttl=when_ms is not None, event=event)
+        shard = self.shards[keyslot(key) >> _SHARD_SHIFT]
+        if when_ms is not None:
+            _shard_expire(shard, key, when_ms)
+            self.notify(key, b"expire")
+        if word:
+            shard.mcflags[key] = word
+        shard.cas[key] = unique
 
     def mc_bump(self, key: bytes) -> None:
         """Record an access to a live key (the LRU/LFU stamp a read leaves)."""

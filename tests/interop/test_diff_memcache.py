@@ -2,8 +2,9 @@
 port and to Debian's memcached 1.6.18, and every reply must be identical.
 
 Both servers start fresh for this module, so they hand out the same CAS uniques and the replies
-are compared byte for byte; only times are compared with a tolerance of one second (TTLs left,
-me's exp=), as the two read their clocks at slightly different moments, and the last-access
+are compared byte for byte; only times are compared with a tolerance of two seconds (TTLs left,
+me's exp=: memcached's clock ticks once a second and its absolute times go through its start
+time), as the two read their clocks at slightly different moments, and the last-access
 times (mg l, me la=) not at all: memcached refreshes an item's access time at most once a minute,
 cachesrv's LRU clock on every access. memcached runs with ``lru mode flat`` (see ``servers``).
 Seeded random sequences of pipelined batches mix every classic and meta command with malformed
@@ -121,7 +122,7 @@ def same(a: bytes, b: bytes) -> bool:
             x, y = int(mp.group(1)), int(mq.group(1))
             # A TTL set in the past wraps around in memcached's unsigned arithmetic, relative to
             # each server's start: those may be a few seconds apart.
-            if abs(x - y) > (5 if min(x, y) > 2**31 else 1):
+            if abs(x - y) > (5 if min(x, y) > 2**31 else 2):
                 return False
     return True
 
@@ -307,7 +308,7 @@ class Gen:
         return b"".join(self.command() for _ in range(self.r.randint(1, 12))) + b"mn\r\n"
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(100))
 def test_random_sequences(servers, seed):
     gen = Gen(random.Random(seed))
     batches = []
