@@ -2,9 +2,10 @@
 
 Subcommands:
   resp      cachesrv vs redis-server over RESP with redis-benchmark (bench/resp.py)
+  memcache  cachesrv vs memcached over the memcached text protocol with memcaslap
+            (bench/memcache.py)
 
-Later runners (memcache, ...) add an entry to RUNNERS: a module with a
-``main(argv) -> int``.
+Later runners add an entry to RUNNERS: a module with a ``main(argv) -> int``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 
 RUNNERS = {
     "resp": ("bench.resp", "cachesrv vs redis-server over RESP (redis-benchmark)"),
+    "memcache": ("bench.memcache", "cachesrv vs memcached over the memcached protocol (memcaslap)"),
 }
 
 

@@ -82,20 +82,18 @@ import argparse
 import csv
 import io
 import json
-import os
-import platform
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
 from . import stats
-from .servers import (CLK_TCK, REPO_ROOT, RespError, Server, ServerError, resp_command,
-                      resp_ping_probe, start_server, tool_version)
+from .servers import (CLK_TCK, RespError, Server, ServerError, Terminated, environment, log,
+                      resp_command, resp_ping_probe, run_tool, sigterm_raises, start_server,
+                      stop_servers)
+from .stats import parse_int_list  # noqa: F401  (was defined here; kept importable)
 
 DEFAULT_CACHESRV_CMD = ('{python} -m cachesrv --port {port} --save "" --appendonly no '
                         '--memcache-port 0 --loglevel warning')
@@ -161,61 +159,16 @@ CHECK_REQUESTS = 200
 # argument parsing
 
 def parse_tests(text: str) -> list[TestSpec]:
-    out: list[str] = []
-    for raw in text.split(","):
-        name = raw.strip().upper()
-        if not name:
-            continue
-        names = GROUPS.get(name, [name])
-        for n in names:
-            if n not in ALL_TESTS:
-                raise argparse.ArgumentTypeError(
-                    f"unknown test {raw.strip()!r}; known: "
-                    + ", ".join(list(ALL_TESTS) + [g.lower() for g in GROUPS]))
-            if n not in out:
-                out.append(n)
-    if not out:
-        raise argparse.ArgumentTypeError("no tests given")
-    return [ALL_TESTS[n] for n in out]
+    return [ALL_TESTS[n] for n in stats.parse_names(text, list(ALL_TESTS), GROUPS)]
 
 
-def parse_int_list(text: str) -> list[int]:
-    try:
-        vals = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
-    if not vals or any(v <= 0 for v in vals):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return vals
-
-
-def parse_targets(text: str) -> dict[tuple[str, int | None], float]:
+def parse_targets(text: str) -> stats.Targets:
     """``set=0.5,get@16=0.4`` -> {("SET", None): 0.5, ("GET", 16): 0.4}."""
-    targets: dict[tuple[str, int | None], float] = {}
-    if text.strip().lower() in ("", "none"):
-        return targets
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            key, value = item.split("=")
-            test, _, pipe = key.partition("@")
-            test = test.strip().upper()
-            for t in GROUPS.get(test, [test]):
-                if t not in ALL_TESTS:
-                    raise ValueError(f"unknown test {test!r}")
-                targets[(t, int(pipe) if pipe else None)] = float(value)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(f"bad target {item!r} ({e}); "
-                                             "expected TEST[@PIPELINE]=RATIO")
-    return targets
+    return stats.parse_targets(text, list(ALL_TESTS), GROUPS)
 
 
 def target_for(targets, test: str, pipeline: int) -> float | None:
-    if (test, pipeline) in targets:
-        return targets[(test, pipeline)]
-    return targets.get((test, None))
+    return stats.target_for(targets, test, pipeline)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,19 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bench resp",
         description="Benchmark cachesrv against redis-server with redis-benchmark; "
                     "report median per-round ratios. Method: see the bench/resp.py docstring.")
-    p.add_argument("--rounds", type=int, default=None,
-                   help="interleaved rounds (default 3; 1 with --quick)")
+    stats.add_run_args(p, load_tool="redis-benchmark",
+                       quick_help="smoke run: 1 round, few requests, SET/GET only")
     p.add_argument("--requests", "-n", type=parse_int_list, default=None,
                    help=f"-n per pipeline depth, e.g. 20000,200000 or one number for all "
                         f"(default {DEFAULT_REQUESTS}; {QUICK_REQUESTS} with --quick)")
-    p.add_argument("--clients", "-c", type=int, default=50,
-                   help="-c parallel connections (default 50)")
     p.add_argument("--pipelines", "-P", type=parse_int_list, default=[1, 16],
                    help="comma-separated -P depths (default 1,16)")
     p.add_argument("--tests", "-t", type=parse_tests, default=None,
                    help="comma-separated tests (default: the full suite; SET,GET with --quick)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 1 round, few requests, SET/GET only (explicit options win)")
     p.add_argument("--target", type=parse_targets, default=parse_targets(DEFAULT_TARGETS),
                    help="minimum ratios TEST[@P]=R,...; 'none' for no targets "
                         f"(default {DEFAULT_TARGETS})")
@@ -243,37 +192,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pass -r K to redis-benchmark (random keys)")
     p.add_argument("--data-size", "-d", type=int, default=None,
                    help="pass -d BYTES to redis-benchmark (SET/GET value size)")
-    p.add_argument("--json", metavar="FILE", help="write all raw and summary data here")
     p.add_argument("--cachesrv-cmd", default=DEFAULT_CACHESRV_CMD,
                    help="command starting cachesrv; {port} {host} {python} are filled in "
                         f"(default: {DEFAULT_CACHESRV_CMD})")
     p.add_argument("--redis-cmd", default=DEFAULT_REDIS_CMD,
                    help="command starting the reference redis-server (default: %(default)s)")
     p.add_argument("--redis-benchmark", default=REDIS_BENCHMARK, help="load generator binary (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=120.0,
-                   help="seconds one redis-benchmark invocation may take (default %(default)s)")
     p.add_argument("--check-timeout", type=float, default=15.0,
                    help="seconds one pre-check invocation may take (default %(default)s)")
     p.add_argument("--no-check", action="store_true", help="skip the pre-check")
-    p.add_argument("--max-seconds", type=float, default=1800.0,
-                   help="stop starting new invocations after this long; report what ran "
-                        "(default %(default)s)")
-    p.add_argument("--ready-timeout", type=float, default=20.0,
-                   help="seconds to wait for a server to answer PING (default %(default)s)")
-    p.add_argument("--log-dir", default=None, help="server logs here (default: a temp dir)")
-    p.add_argument("--verbose", "-v", action="store_true", help="print every invocation")
     return p
 
 
 def resolve_args(args: argparse.Namespace) -> argparse.Namespace:
-    if args.rounds is None:
-        args.rounds = 1 if args.quick else 3
+    stats.resolve_rounds(args)
     if args.requests is None:
         args.requests = parse_int_list(QUICK_REQUESTS if args.quick else DEFAULT_REQUESTS)
     if args.tests is None:
         args.tests = parse_tests("set,get") if args.quick else list(ALL_TESTS.values())
-    if args.rounds < 1:
-        raise SystemExit("--rounds must be >= 1")
     if len(args.requests) == 1:
         args.requests = args.requests * len(args.pipelines)
     elif len(args.requests) != len(args.pipelines):
@@ -350,12 +286,6 @@ def setup_test(srv: Server, spec: TestSpec) -> tuple[str, str] | None:
     return None
 
 
-def _crash_message(srv: Server) -> str:
-    tail = srv.log_tail()
-    return (f"{srv.name} exited with {srv.proc.returncode} during the test; log {srv.log_path}"
-            + (f", tail:\n{tail}" if tail else " (empty)"))
-
-
 def run_benchmark(args, srv: Server, spec: TestSpec, pipeline: int, requests: int,
                   round_no: int, timeout: float) -> Run:
     argv = [args.redis_benchmark, "-h", srv.host, "-p", str(srv.port),
@@ -379,43 +309,13 @@ def run_benchmark(args, srv: Server, spec: TestSpec, pipeline: int, requests: in
             run.status = "crashed"
         return run
 
-    cpu0 = srv.cpu_seconds()
-    t0 = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, errors="replace")
-    try:
-        # wait for redis-benchmark, but notice a dead server or the timeout early
-        while True:
-            try:
-                stdout, stderr = proc.communicate(timeout=0.25)
-                break
-            except subprocess.TimeoutExpired:
-                if not srv.alive() or time.monotonic() - t0 > timeout:
-                    proc.kill()
-                    proc.communicate()
-                    run.wall_s = time.monotonic() - t0
-                    if srv.alive():
-                        run.status = "timeout"
-                        run.message = f"no result within {timeout:.0f}s"
-                    else:
-                        run.status = "crashed"
-                        run.message = _crash_message(srv)
-                    return run
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    run.wall_s = time.monotonic() - t0
-    cpu1 = srv.cpu_seconds()
-
-    if proc.returncode != 0 and srv.alive():
-        time.sleep(0.3)   # a dying server closes its sockets before it can be reaped
-    if not srv.alive():
-        run.status = "crashed"
-        run.message = _crash_message(srv)
+    tr = run_tool(argv, srv, timeout)
+    run.wall_s = tr.wall_s
+    if tr.status != "ok":
+        run.status, run.message = tr.status, tr.message
         return run
-    out = stdout + "\n" + stderr
-    rows = parse_csv(stdout)
+    out = tr.stdout + "\n" + tr.stderr
+    rows = parse_csv(tr.stdout)
     if spec.command:
         rows = rows[-1:]
     else:
@@ -423,9 +323,9 @@ def run_benchmark(args, srv: Server, spec: TestSpec, pipeline: int, requests: in
     if "Error from server" in out:
         run.status = "unsupported"
         run.message = _error_line(out)
-    elif proc.returncode != 0 or not rows:
+    elif tr.returncode != 0 or not rows:
         run.status = "failed"
-        run.message = f"exit {proc.returncode}: {_error_line(out)}"
+        run.message = f"exit {tr.returncode}: {_error_line(out)}"
     else:
         try:
             run.rps = float(rows[0]["rps"])
@@ -433,8 +333,7 @@ def run_benchmark(args, srv: Server, spec: TestSpec, pipeline: int, requests: in
             run.message = f"cannot parse rps from {rows[0]!r}"
             return run
         run.status = "ok"
-        if cpu0 is not None and cpu1 is not None:
-            run.cpu_s = cpu1 - cpu0
+        run.cpu_s = tr.cpu_s
     return run
 
 
@@ -460,95 +359,43 @@ def summarize(args, runs: list[Run]) -> list[dict]:
                 if r.status != "ok":
                     notes.setdefault(r.server, (r.status, r.message))
             rounds = sorted(set(per["cachesrv"]) | set(per["redis"]))
-            cs_rps = [per["cachesrv"][i].rps if i in per["cachesrv"] else None for i in rounds]
-            rd_rps = [per["redis"][i].rps if i in per["redis"] else None for i in rounds]
-            cs_us = [per["cachesrv"][i].cpu_us_per_req if i in per["cachesrv"] else None
-                     for i in rounds]
-            rd_us = [per["redis"][i].cpu_us_per_req if i in per["redis"] else None
-                     for i in rounds]
-            rps_ratios = stats.ratios(cs_rps, rd_rps)
-            cpu_ratios = stats.ratios(cs_us, rd_us)
-            ratio = stats.median(rps_ratios)
+
+            def col(server, attr):
+                return [getattr(per[server][i], attr) if i in per[server] else None
+                        for i in rounds]
+
+            cmp = stats.compare(col("cachesrv", "rps"), col("redis", "rps"),
+                                col("cachesrv", "cpu_us_per_req"), col("redis", "cpu_us_per_req"),
+                                ref_name="redis")
             target = target_for(args.target, spec.name, pipeline)
-            if "cachesrv" in notes:
-                status = notes["cachesrv"][0]
-            elif "redis" in notes:
-                status = "redis-" + notes["redis"][0]
-            elif ratio is None:
-                status = "not run"
-            else:
-                status = "ok"
-            verdict = ""
-            if target is not None:
-                verdict = "-" if ratio is None else ("PASS" if ratio >= target else "FAIL")
             summary.append({
-                "test": spec.name, "pipeline": pipeline, "status": status,
-                "rounds": len(rps_ratios),
-                "cachesrv_rps": stats.median(cs_rps), "redis_rps": stats.median(rd_rps),
-                "ratio": ratio, "ratios": rps_ratios,
-                "cachesrv_cpu_us": stats.median(cs_us), "redis_cpu_us": stats.median(rd_us),
-                "cpu_ratio": stats.median(cpu_ratios), "cpu_ratios": cpu_ratios,
-                "target": target, "verdict": verdict,
+                "test": spec.name, "pipeline": pipeline,
+                "status": stats.summary_status(notes, cmp["ratio"], "redis"),
+                **cmp,
+                "target": target, "verdict": stats.verdict(cmp["ratio"], target),
                 "notes": {k: f"{v[0]}: {v[1]}" for k, v in notes.items()},
             })
     return summary
 
 
 def render(summary: list[dict], show_targets: bool) -> str:
-    headers = ["test", "P", "cachesrv rps", "redis rps", "ratio", "spread",
-               "cs cpu us/req", "redis cpu us/req", "cpu x"]
-    if show_targets:
-        headers += ["target", "result"]
-    rows = []
-    for s in summary:
-        if s["status"] not in ("ok",) and s["ratio"] is None:
-            ratio_cell = s["status"]
-        else:
-            ratio_cell = stats.fmt_ratio(s["ratio"])
-        row = [s["test"], str(s["pipeline"]), stats.fmt_rps(s["cachesrv_rps"]),
-               stats.fmt_rps(s["redis_rps"]), ratio_cell, stats.fmt_spread(s["ratios"]),
-               stats.fmt_us(s["cachesrv_cpu_us"]), stats.fmt_us(s["redis_cpu_us"]),
-               stats.fmt_ratio(s["cpu_ratio"])]
-        if show_targets:
-            row += ["" if s["target"] is None else f">={s['target']:.2f}x", s["verdict"]]
-        rows.append(row)
-    out = [stats.format_table(headers, rows)]
-    notes = [(s["test"], s["pipeline"], k, v) for s in summary for k, v in s["notes"].items()]
-    if notes:
-        out.append("")
-        out.append("notes:")
-        seen = set()
-        for test, pipe, srv, msg in notes:
-            first = msg.splitlines()[0] if msg else ""
-            key = (test, srv, first)
-            if key in seen:   # same message at every depth: say it once
-                continue
-            seen.add(key)
-            out.append(f"  {test} P{pipe} {srv}: {first}")
-    return "\n".join(out)
+    table = stats.comparison_table(
+        summary, ref_name="redis", show_targets=show_targets,
+        lead=[("test", lambda s: s["test"]), ("P", lambda s: str(s["pipeline"]))])
+    # the same message at every depth is said once
+    notes = stats.render_notes((s["test"], f"{s['test']} P{s['pipeline']}", k, v)
+                               for s in summary for k, v in s["notes"].items())
+    return table + ("\n" + notes if notes else "")
 
 
 # --------------------------------------------------------------------------
 # main
-
-class _Terminated(Exception):
-    pass
-
-
-def _on_sigterm(signum, frame):
-    raise _Terminated()
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
 
 def main(argv: list[str] | None = None) -> int:
     args = resolve_args(build_parser().parse_args(argv))
     if shutil.which(args.redis_benchmark) is None:
         log(f"error: {args.redis_benchmark} not found (Debian: apt-get install redis-tools)")
         return 2
-    old_term = signal.signal(signal.SIGTERM, _on_sigterm)
     servers: dict[str, Server] = {}
     runs: list[Run] = []
     crashed = False
@@ -556,90 +403,87 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     deadline = started + args.max_seconds
     log_dir = args.log_dir or tempfile.mkdtemp(prefix="cachesrv-bench-")
-    try:
+    with sigterm_raises():
         try:
-            servers["cachesrv"] = start_server(
-                "cachesrv", args.cachesrv_cmd, resp_ping_probe,
-                log_dir=log_dir, ready_timeout=args.ready_timeout)
-            servers["redis"] = start_server(
-                "redis", args.redis_cmd, resp_ping_probe,
-                log_dir=log_dir, ready_timeout=args.ready_timeout)
-        except ServerError as e:
-            log(f"error: {e}")
-            crashed = True
-            return 1
-        for s in servers.values():
-            log(f"started {s.describe()}: {shlex.join(s.argv)}")
-        log(f"tests={','.join(t.name for t in args.tests)} pipelines={args.pipelines} "
-            f"requests={args.requests} clients={args.clients} rounds={args.rounds}")
-
-        excluded: dict[str, str] = {}   # test name -> reason (cachesrv cannot run it)
-
-        def do(srv_name, spec, pipeline, n, rnd, timeout) -> Run:
-            nonlocal crashed
-            r = run_benchmark(args, servers[srv_name], spec, pipeline, n, rnd, timeout)
-            runs.append(r)
-            if args.verbose or r.status != "ok":
-                rps = stats.fmt_rps(r.rps)
-                log(f"  [{'check' if rnd < 0 else f'round {rnd + 1}'}] {srv_name:8s} "
-                    f"{spec.name:12s} P{pipeline:<3d} n={n:<7d} {r.status:11s} rps={rps}"
-                    + (f"  {r.message.splitlines()[0]}" if r.message else ""))
-            if r.status == "crashed":
+            try:
+                servers["cachesrv"] = start_server(
+                    "cachesrv", args.cachesrv_cmd, resp_ping_probe,
+                    log_dir=log_dir, ready_timeout=args.ready_timeout)
+                servers["redis"] = start_server(
+                    "redis", args.redis_cmd, resp_ping_probe,
+                    log_dir=log_dir, ready_timeout=args.ready_timeout)
+            except ServerError as e:
+                log(f"error: {e}")
                 crashed = True
-            return r
+                return 1
+            for s in servers.values():
+                log(f"started {s.describe()}: {shlex.join(s.argv)}")
+            log(f"tests={','.join(t.name for t in args.tests)} pipelines={args.pipelines} "
+                f"requests={args.requests} clients={args.clients} rounds={args.rounds}")
 
-        # pre-check (and warm-up)
-        if not args.no_check:
-            log("pre-check ...")
-            for spec in args.tests:
-                for srv_name in SERVERS:
-                    r = do(srv_name, spec, 1, CHECK_REQUESTS, -1, args.check_timeout)
-                    if crashed:
-                        raise _Crashed()
-                    if r.status != "ok":
-                        excluded[spec.name] = f"{srv_name} {r.status}"
-                        break
+            excluded: dict[str, str] = {}   # test name -> reason (cachesrv cannot run it)
 
-        for rnd in range(args.rounds):
-            log(f"round {rnd + 1}/{args.rounds} ...")
-            for pi, pipeline in enumerate(args.pipelines):
-                for ti, spec in enumerate(args.tests):
-                    if spec.name in excluded:
-                        continue
-                    if time.monotonic() > deadline:
-                        incomplete = (f"stopped after --max-seconds={args.max_seconds:.0f}s "
-                                      f"in round {rnd + 1}")
-                        raise _OutOfTime()
-                    base = args.requests[pi] if spec.per_depth else args.requests[0]
-                    n = max(args.clients, int(base * spec.scale))
-                    order = SERVERS if (rnd + ti) % 2 == 0 else SERVERS[::-1]
-                    for srv_name in order:
-                        r = do(srv_name, spec, pipeline, n, rnd, args.timeout)
+            def do(srv_name, spec, pipeline, n, rnd, timeout) -> Run:
+                nonlocal crashed
+                r = run_benchmark(args, servers[srv_name], spec, pipeline, n, rnd, timeout)
+                runs.append(r)
+                if args.verbose or r.status != "ok":
+                    rps = stats.fmt_rps(r.rps)
+                    log(f"  [{'check' if rnd < 0 else f'round {rnd + 1}'}] {srv_name:8s} "
+                        f"{spec.name:12s} P{pipeline:<3d} n={n:<7d} {r.status:11s} rps={rps}"
+                        + (f"  {r.message.splitlines()[0]}" if r.message else ""))
+                if r.status == "crashed":
+                    crashed = True
+                return r
+
+            # pre-check (and warm-up)
+            if not args.no_check:
+                log("pre-check ...")
+                for spec in args.tests:
+                    for srv_name in SERVERS:
+                        r = do(srv_name, spec, 1, CHECK_REQUESTS, -1, args.check_timeout)
                         if crashed:
                             raise _Crashed()
                         if r.status != "ok":
                             excluded[spec.name] = f"{srv_name} {r.status}"
                             break
-    except _OutOfTime:
-        log(f"warning: {incomplete}")
-    except _Crashed:
-        incomplete = "a server crashed; results are partial"
-        log(f"error: {incomplete}")
-    except (KeyboardInterrupt, _Terminated):
-        incomplete = "interrupted; results are partial"
-        log(f"warning: {incomplete}")
-        crashed = True
-    finally:
-        for s in servers.values():
-            rc = s.stop()
-            if rc not in (0, -signal.SIGTERM, None) and not crashed:
-                log(f"note: {s.name} exited with {rc} on stop; log {s.log_path}")
-        signal.signal(signal.SIGTERM, old_term)
-        if not args.log_dir:
-            if crashed or incomplete:
-                log(f"server logs kept in {log_dir}")
-            else:
-                shutil.rmtree(log_dir, ignore_errors=True)
+
+            for rnd in range(args.rounds):
+                log(f"round {rnd + 1}/{args.rounds} ...")
+                for pi, pipeline in enumerate(args.pipelines):
+                    for ti, spec in enumerate(args.tests):
+                        if spec.name in excluded:
+                            continue
+                        if time.monotonic() > deadline:
+                            incomplete = (f"stopped after --max-seconds={args.max_seconds:.0f}s "
+                                          f"in round {rnd + 1}")
+                            raise _OutOfTime()
+                        base = args.requests[pi] if spec.per_depth else args.requests[0]
+                        n = max(args.clients, int(base * spec.scale))
+                        order = SERVERS if (rnd + ti) % 2 == 0 else SERVERS[::-1]
+                        for srv_name in order:
+                            r = do(srv_name, spec, pipeline, n, rnd, args.timeout)
+                            if crashed:
+                                raise _Crashed()
+                            if r.status != "ok":
+                                excluded[spec.name] = f"{srv_name} {r.status}"
+                                break
+        except _OutOfTime:
+            log(f"warning: {incomplete}")
+        except _Crashed:
+            incomplete = "a server crashed; results are partial"
+            log(f"error: {incomplete}")
+        except (KeyboardInterrupt, Terminated):
+            incomplete = "interrupted; results are partial"
+            log(f"warning: {incomplete}")
+            crashed = True
+        finally:
+            stop_servers(servers, quiet=crashed)
+            if not args.log_dir:
+                if crashed or incomplete:
+                    log(f"server logs kept in {log_dir}")
+                else:
+                    shutil.rmtree(log_dir, ignore_errors=True)
 
     elapsed = time.monotonic() - started
     summary = summarize(args, runs)
@@ -673,13 +517,10 @@ def main(argv: list[str] | None = None) -> int:
             },
             "servers": {k: {"argv": s.argv, "port": s.port, "log": str(s.log_path)}
                         for k, s in servers.items()},
-            "environment": {
-                "python": sys.version.split()[0], "platform": platform.platform(),
-                "cpus": os.cpu_count(),
-                "redis_server": tool_version(["redis-server", "--version"]),
-                "redis_benchmark": tool_version([args.redis_benchmark, "--version"]),
-                "git": _git_rev(),
-            },
+            "environment": environment({
+                "redis_server": ["redis-server", "--version"],
+                "redis_benchmark": [args.redis_benchmark, "--version"],
+            }),
             "summary": summary,
             "runs": [asdict(r) for r in runs],
         }
@@ -695,15 +536,6 @@ class _OutOfTime(Exception):
 
 class _Crashed(Exception):
     pass
-
-
-def _git_rev() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
 
 
 if __name__ == "__main__":

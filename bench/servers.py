@@ -1,8 +1,10 @@
 """Start/stop helpers for benchmark runners.
 
-Everything here is protocol-agnostic except the small RESP helpers at the
-bottom (``resp_command`` / ``resp_ping_probe``), which later runners (memcache,
-...) can ignore and replace with their own readiness probe.
+Everything here is protocol-agnostic except the small RESP helpers
+(``resp_command`` / ``resp_ping_probe``); bench/memcache.py has its own
+readiness probe.  At the bottom: running a load generator against a server
+with a timeout while measuring the server's CPU time (``run_tool``), stopping
+servers, and what a JSON report records about the machine (``environment``).
 
 Rules this module enforces:
 
@@ -17,12 +19,15 @@ Rules this module enforces:
 from __future__ import annotations
 
 import os
+import platform
 import shlex
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -268,3 +273,111 @@ def tool_version(argv: Sequence[str]) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else ""
+
+
+# --- running a load generator against a server, and the runners' housekeeping ---
+
+def log(msg: str) -> None:
+    """Progress and warnings go to stderr; stdout carries the result table."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Terminated(Exception):
+    """SIGTERM arrived while a runner was working (see ``sigterm_raises``)."""
+
+
+@contextmanager
+def sigterm_raises():
+    """Turn SIGTERM into a ``Terminated`` exception, so servers still get stopped."""
+    def handler(signum, frame):
+        raise Terminated()
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def crash_message(srv: Server) -> str:
+    tail = srv.log_tail()
+    return (f"{srv.name} exited with {srv.proc.returncode} during the test; log {srv.log_path}"
+            + (f", tail:\n{tail}" if tail else " (empty)"))
+
+
+@dataclass
+class ToolRun:
+    """One load-generator invocation against one server."""
+
+    status: str                 # ok (the tool exited, with any code) | timeout | crashed
+    returncode: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    wall_s: float | None = None
+    cpu_s: float | None = None  # the server's utime+stime during the invocation
+    message: str = ""
+
+
+def run_tool(argv: Sequence[str], srv: Server, timeout: float) -> ToolRun:
+    """Run a load generator against ``srv``, bounded by ``timeout`` seconds.
+
+    Measures the server's CPU time around it; notices a dead server early (status
+    ``crashed``, with the tail of its log) and kills the tool on timeout."""
+    cpu0 = srv.cpu_seconds()
+    t0 = time.monotonic()
+    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, errors="replace")
+    try:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=0.25)
+                break
+            except subprocess.TimeoutExpired:
+                if not srv.alive() or time.monotonic() - t0 > timeout:
+                    proc.kill()
+                    stdout, stderr = proc.communicate()
+                    wall = time.monotonic() - t0
+                    if srv.alive():
+                        return ToolRun("timeout", None, stdout, stderr, wall,
+                                       message=f"no result within {timeout:.0f}s")
+                    return ToolRun("crashed", None, stdout, stderr, wall,
+                                   message=crash_message(srv))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    wall = time.monotonic() - t0
+    cpu1 = srv.cpu_seconds()
+    if proc.returncode != 0 and srv.alive():
+        time.sleep(0.3)   # a dying server closes its sockets before it can be reaped
+    if not srv.alive():
+        return ToolRun("crashed", proc.returncode, stdout, stderr, wall,
+                       message=crash_message(srv))
+    cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+    return ToolRun("ok", proc.returncode, stdout, stderr, wall, cpu)
+
+
+def stop_servers(servers: dict[str, Server], *, quiet: bool = False) -> None:
+    """Stop every server by its PID; say so when one exits with an unexpected code."""
+    for s in servers.values():
+        rc = s.stop()
+        if rc not in (0, -signal.SIGTERM, None) and not quiet:
+            log(f"note: {s.name} exited with {rc} on stop; log {s.log_path}")
+
+
+def git_rev() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def environment(tools: dict[str, Sequence[str]]) -> dict:
+    """What a JSON report records about the machine: python, platform, CPUs, git revision
+    and the first output line of each ``tools`` command (e.g. ``redis-server --version``)."""
+    env = {"python": sys.version.split()[0], "platform": platform.platform(),
+           "cpus": os.cpu_count()}
+    env.update({name: tool_version(argv) for name, argv in tools.items()})
+    env["git"] = git_rev()
+    return env
