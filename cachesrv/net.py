@@ -30,12 +30,13 @@ import select
 import socket as _socket
 import time
 from functools import partial
+from typing import Any
 
 import trio
 
 from protocols.resp import NEED_DATA, ProtocolError, QueryBufferLimit, RespReader, encode_into
 
-from .commands.dispatch import PAUSED, Block, Close, execute
+from .commands.dispatch import PAUSED, Block, Close, execute, mark
 from .commands.errors import UNBLOCKED, CommandError
 from .commands.info import sample_metrics
 from .server import Server
@@ -46,6 +47,9 @@ FLUSH_AT = 1 << 20
 ROUNDS_PER_TURN = 4  # epoll rounds the pump serves per trip through trio's scheduler
 ACCEPT_RETRY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 _OK = "OK"
+_NOTHING: list = []         # no commands left over (never appended to)
+_BULK_HEADERS = [b"$%d\r\n" % n for n in range(1024)]   # bulk reply headers, looked up
+_BULK_HEADERS_LEN = len(_BULK_HEADERS)
 
 
 def _bind_addresses(server: Server) -> list[tuple[str, bool]]:
@@ -160,24 +164,45 @@ class Pump:
     for each ready socket reads once, runs every complete command synchronously and sends the
     replies, all without awaiting. A connection whose next step must wait (a blocking command, a
     pause, a partial send, a close, a MONITOR writer) is handed to its own task, which does the
-    waiting and gives the connection back. This is Redis's event loop, inside one trio task."""
+    waiting and gives the connection back. This is Redis's event loop, inside one trio task.
+
+    The pump is protocol-blind: a connection is any object with ``fd`` (its socket's descriptor),
+    ``pump_read()`` (called when that socket is readable; must never await nor raise), and the
+    hand-over slots ``handoff`` and ``wake`` (a ``trio.Event``) that ``hand_over`` and ``lend``
+    use. RESP (``Connection``) and memcached (``mcnet.McConnection``) clients share it."""
 
     def __init__(self) -> None:
         self.epoll = select.epoll()
-        self.conns: dict[int, "Connection"] = {}
+        self.conns: dict[int, Any] = {}
 
-    def add(self, conn: "Connection") -> None:
+    def add(self, conn) -> None:
         fd = conn.fd
         self.conns[fd] = conn
         self.epoll.register(fd, select.EPOLLIN)
 
-    def remove(self, conn: "Connection") -> None:
+    def remove(self, conn) -> None:
         if self.conns.get(conn.fd) is conn:
             del self.conns[conn.fd]
             try:
                 self.epoll.unregister(conn.fd)
             except OSError:
                 pass
+
+    def hand_over(self, conn, outcome) -> None:
+        """From ``pump_read``: take ``conn`` out of the epoll set and wake its task, which finds
+        ``outcome`` (what it must await) in ``conn.handoff``."""
+        self.remove(conn)
+        conn.handoff = outcome
+        conn.wake.set()
+
+    async def lend(self, conn):
+        """From ``conn``'s task: give the connection to the pump and sleep until the pump hands
+        it back; returns the outcome it was handed over with."""
+        self.add(conn)
+        await conn.wake.wait()
+        conn.wake = trio.Event()
+        outcome, conn.handoff = conn.handoff, None
+        return outcome
 
     async def run(self) -> None:
         wait_readable = trio.lowlevel.wait_readable
@@ -220,6 +245,7 @@ class Connection:
         self.limits = server.reader_limits
         self.out = bytearray()
         self.handoff: tuple | None = None      # what the pump left for the task to await
+        self.pending: list = _NOTHING          # commands parsed but not run yet (see run_batch)
         self.wake = trio.Event()
         self.send_lock: trio.Lock | None = None
         self.push_event: trio.Event | None = None
@@ -275,8 +301,13 @@ class Connection:
         if not data:
             self._hand_over(("close",))
             return
-        self.feed(data)
-        outcome = self.run_batch()
+        try:
+            self.feed(data)
+            outcome = self.run_batch()
+        except Exception:       # a bug must cost this client its connection, not the pump
+            self.server.log.exception("Client %s: unexpected error", session.addr)
+            self._hand_over(("close",))
+            return
         if outcome is None:
             out = self.out
             if out:
@@ -299,9 +330,7 @@ class Connection:
         self._hand_over(outcome)
 
     def _hand_over(self, outcome: tuple) -> None:
-        self.pump.remove(self)
-        self.handoff = outcome
-        self.wake.set()
+        self.pump.hand_over(self, outcome)
 
     def feed(self, data: bytes) -> None:
         server, session = self.server, self.session
@@ -317,71 +346,89 @@ class Connection:
 
     def run_batch(self) -> tuple | None:
         """Run every complete command the reader holds, replies into ``self.out``. Returns None
-        when the reader needs more data, or an outcome for ``settle`` to await."""
+        when the reader needs more data, or an outcome for ``settle`` to await. The reader gives
+        commands in batches (a whole pipelined read at once); what an outcome leaves of a batch
+        waits in ``self.pending`` for the next call."""
         server, session, out = self.server, self.session, self.out
-        next_command = self.reader.next_command
+        reader = self.reader
+        batch, self.pending = self.pending, _NOTHING
         ncmds = 0
         outcome = None
-        while True:
-            try:
-                argv = next_command()
-            except QueryBufferLimit:
-                server.client_query_buffer_limit_disconnections += 1
-                server.log.warning("Closing client that reached max query buffer length: %s", session.describe())
-                outcome = ("close",)
+        while outcome is None:
+            if not batch:
+                try:
+                    batch = reader.next_batch()
+                except QueryBufferLimit:
+                    server.client_query_buffer_limit_disconnections += 1
+                    server.log.warning("Closing client that reached max query buffer length: %s",
+                                       session.describe())
+                    outcome = ("close",)
+                    break
+                except ProtocolError as e:
+                    server.log.verbose("Protocol error (%s) from client: %s", e, session.describe())
+                    out += e.reply
+                    server.count_error(f"ERR {e}")
+                    outcome = ("close",)
+                    break
+                if not batch:
+                    break
+            mark()
+            done = 0
+            for argv in batch:
+                done += 1
+                reply = execute(session, argv, None, True)
+                t = type(reply)
+                if not session.gate:
+                    # The replies most commands give, encoded here without a call.
+                    if t is bytes:
+                        n = len(reply)
+                        out += _BULK_HEADERS[n] if n < _BULK_HEADERS_LEN else b"$%d\r\n" % n
+                        out += reply
+                        out += b"\r\n"
+                        continue
+                    if reply is _OK:
+                        out += b"+OK\r\n"
+                        continue
+                    if reply is None:
+                        out += b"$-1\r\n" if session.proto == 2 else b"_\r\n"
+                        continue
+                    if t is int:
+                        out += b":%d\r\n" % reply
+                        continue
+                if t is Block:
+                    outcome = ("block", reply)
+                elif reply is PAUSED:
+                    outcome = ("paused", argv)
+                elif t is Close:
+                    encode_into(out, reply.reply, session.proto)
+                    outcome = ("close",)
+                else:
+                    self.encode_reply(reply)
+                    if session.close_requested or session.killed:
+                        outcome = ("close",)
+                    elif session.monitor and self.send_lock is None:
+                        outcome = ("monitor",)
+                    elif len(out) >= FLUSH_AT:
+                        outcome = ("flush",)
+                    elif reader.auth_required is session.authenticated:
+                        # AUTH, HELLO AUTH or RESET changed the limits the rest is parsed with
+                        # (the reader already parsed it: it parses it again).
+                        reader.auth_required = not session.authenticated
+                        if done == len(batch):
+                            continue
+                        reader.rewind(done)
+                    else:
+                        continue
                 break
-            except ProtocolError as e:
-                server.log.verbose("Protocol error (%s) from client: %s", e, session.describe())
-                out += e.reply
-                server.count_error(f"ERR {e}")
-                outcome = ("close",)
-                break
-            if argv is NEED_DATA:
-                break
-            ncmds += 1
-            reply = execute(session, argv)
-            t = type(reply)
-            if not session.gate:
-                # The two replies most commands give, encoded here without a call.
-                if t is bytes:
-                    out += b"$%d\r\n" % len(reply)
-                    out += reply
-                    out += b"\r\n"
-                    continue
-                if reply is _OK:
-                    out += b"+OK\r\n"
-                    continue
-                if reply is None:
-                    out += b"$-1\r\n" if session.proto == 2 else b"_\r\n"
-                    continue
-                if t is int:
-                    out += b":%d\r\n" % reply
-                    continue
-            if t is Block:
-                outcome = ("block", reply)
-                break
-            if reply is PAUSED:
-                outcome = ("paused", argv)
-                break
-            if t is Close:
-                encode_into(out, reply.reply, session.proto)
-                outcome = ("close",)
-                break
-            self.encode_reply(reply)
-            if session.close_requested or session.killed:
-                outcome = ("close",)
-                break
-            if session.monitor and self.send_lock is None:
-                outcome = ("monitor",)
-                break
-            if len(out) >= FLUSH_AT:
-                outcome = ("flush",)
-                break
+            ncmds += done
+            if outcome is not None and done < len(batch):
+                self.pending = batch[done:]
+            batch = None
         server.total_commands += ncmds
         session.cmds += ncmds
-        session.qbuf = self.reader.buffered()
-        if self.reader.auth_required is session.authenticated:   # AUTH, HELLO AUTH or RESET ran
-            self.reader.auth_required = not session.authenticated
+        session.qbuf = reader.buffered()
+        if reader.auth_required is session.authenticated:   # AUTH, HELLO AUTH or RESET ran
+            reader.auth_required = not session.authenticated
         return outcome
 
     def encode_reply(self, reply) -> None:

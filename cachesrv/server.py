@@ -68,7 +68,6 @@ class Server:
         self.used_memory_peak = 0
         self.latency_tracking = True      # `latency-tracking`: dispatch feeds info.record_latency
         self._latency_histograms: dict = {}  # CommandSpec -> bucket counts; read via latency_histograms
-        self.latency_dirty: list = []      # specs with samples waiting in spec.latency_pending  # CommandSpec -> list of bucket counts (info.record_latency)
         self.info_counters: dict[str, int] = {}   # INFO field -> value, kept by other subsystems
         self.info_providers: dict[str, Any] = {}  # INFO section -> fn(server) -> [(field, value)]
         self.master_replid = os.urandom(20).hex()
@@ -152,12 +151,21 @@ class Server:
     def flush_latency(self) -> None:
         """Bucket the call durations dispatch collected, Redis's way: whole microseconds x 1000."""
         from .commands.info import record_latency
-        dirty, self.latency_dirty = self.latency_dirty, []
-        for spec in dirty:
-            pending, spec.latency_pending = spec.latency_pending, []
-            # Most calls share a few whole-microsecond values: count them in C, bucket each once.
-            for usec, n in collections.Counter(map((1000).__rfloordiv__, pending)).items():
-                record_latency(self, spec, usec * 1000, n)
+        from .commands.spec import LATENCY_FAST_US
+        from .commands.table import ALL_SPECS
+        for spec in ALL_SPECS:
+            counts = spec.latency_us
+            if any(counts):
+                spec.latency_us = [0] * LATENCY_FAST_US
+                for usec, n in enumerate(counts):
+                    if n:
+                        record_latency(self, spec, usec * 1000, n)
+            pending = spec.latency_pending
+            if pending:
+                spec.latency_pending = []
+                # Most share a few whole-microsecond values: count them in C, bucket each once.
+                for usec, n in collections.Counter(map((1000).__rfloordiv__, pending)).items():
+                    record_latency(self, spec, usec * 1000, n)
 
     def count_error(self, err: Exception) -> None:
         text = str(err)

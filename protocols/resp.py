@@ -107,6 +107,9 @@ from fractions import Fraction
 from itertools import chain
 
 _chain = chain.from_iterable
+_iter, _list, _set = iter, list, set
+_LIST_ONLY, _BYTES_ONLY = {list}, {bytes}
+_NO_COMMANDS: list = []     # (never appended to)
 
 try:  # the fast path is optional: without hiredis everything goes through the slow parser
     import hiredis as _hiredis
@@ -136,6 +139,7 @@ class _Sentinel:
 
 #: returned by RespReader.next_command when no complete command is buffered
 NEED_DATA = _Sentinel("NEED_DATA")
+_NOT_ENOUGH = _Sentinel("hiredis: not enough data")
 #: reply value for a null array: RESP2 ``*-1``, RESP3 ``_``
 NULL_ARRAY = _Sentinel("NULL_ARRAY")
 
@@ -446,7 +450,7 @@ class RespReader:
                 else:
                     self._clean = True
                 return cmd
-            if cmd is False and self._clean:
+            if cmd is _NOT_ENOUGH and self._clean:
                 # hiredis consumed the chunk exactly: Redis trims querybuf here
                 self._chunk = None
                 self._clean = False
@@ -458,6 +462,63 @@ class RespReader:
         if self._verify:
             return self._verify_next()
         return self._slow_next()
+
+    def next_batch(self) -> list:
+        """Every command the reader can return now, in order; an empty list when it needs more
+        data. A fresh trusted chunk gives all its commands from one C loop over hiredis and one
+        check of the lot; otherwise commands come one at a time, so that limits which change
+        with a command (AUTH, RESET) apply to the next one as in Redis. Raises as
+        ``next_command``, only after the commands before the error have been returned."""
+        if self._fast and self._chunk is not None and not self._clean and not self._returned:
+            try:
+                cmds = _list(_iter(self._gets, _NOT_ENOUGH))
+            except Exception:   # hiredis.ProtocolError: the reference parser restarts at the
+                cmds = None     # chunk's start (nothing was returned from it) and explains
+            if cmds:
+                try:
+                    # Plain commands only: lists, not empty, of bytes (the join refuses the rest).
+                    plain = _set(map(type, cmds)) == _LIST_ONLY and all(cmds) and _join(_chain(cmds))
+                except TypeError:
+                    plain = False
+                if plain is False:
+                    return self._good_prefix(cmds)
+                self._returned = cmds
+                if not self._has_data():
+                    # hiredis used up the chunk: at the end of the last command, or holding the
+                    # header of one more. A header needs an aggregate type byte (* % >), so when
+                    # the chunk holds no % or > and exactly one * per command, it ended clean.
+                    chunk = self._chunk
+                    if (chunk.count(42) == len(cmds) and 37 not in chunk and 62 not in chunk) \
+                            or _wire_size(cmds) == len(chunk):
+                        self._clean = True
+                return cmds
+        cmd = self.next_command()
+        return _NO_COMMANDS if cmd is NEED_DATA else [cmd]
+
+    def _good_prefix(self, cmds: list) -> list:
+        """A trusted batch holding something that is not a plain command: return the commands
+        before it; the reference parser takes over from there."""
+        good = 0
+        for cmd in cmds:
+            if cmd.__class__ is not list or not cmd or _set(map(type, cmd)) != _BYTES_ONLY:
+                break
+            good += 1
+        self._returned = cmds[:good]
+        if good:
+            self._to_slow()
+            self._resync = False
+            return cmds[:good]
+        cmd = self._fallback()
+        return _NO_COMMANDS if cmd is NEED_DATA else [cmd]
+
+    def rewind(self, executed: int) -> None:
+        """Only the first ``executed`` commands of the last batch were used: the reference parser
+        parses the rest again, under the limits in force now (a RESET mid-pipeline makes the
+        client unauthenticated, and Redis parses what follows with the stricter limits)."""
+        self._returned = self._returned[:executed]
+        self._clean = False
+        self._to_slow()
+        self._resync = False
 
     def buffered(self) -> int:
         """Redis's qbuf: bytes received since the reader last ran dry."""
@@ -501,13 +562,13 @@ class RespReader:
     # -- hiredis, trusted and verified --------------------------------------
 
     def _new_hiredis(self) -> None:
-        self._hr = hr = _hiredis.Reader()
+        self._hr = hr = _hiredis.Reader(notEnoughData=_NOT_ENOUGH)
         self._gets = hr.gets
         self._has_data = hr.has_data
         self._hr_feed = hr.feed
 
     def _fast_other(self, cmd):
-        if cmd is not False:  # not a plain command: let the reference parser judge
+        if cmd is not _NOT_ENOUGH:  # not a plain command: let the reference parser judge
             return self._fallback()
         if self._chunk is None:  # nothing was fed since the last NEED_DATA
             self._qb_prefix = 0
@@ -551,7 +612,7 @@ class RespReader:
                 return self._fallback()
             self._offset = off + len(enc)
             return cmd
-        if cmd is not False:
+        if cmd is not _NOT_ENOUGH:
             return self._fallback()
         if self._offset == len(self._chunk):
             self._chunk = None

@@ -161,8 +161,13 @@ def server():
     from cachesrv.server import Server
     from cachesrv.store.keyspace import FakeClock
 
+    from cachesrv.commands.table import COMMANDS
+
     cfg = parse_args(["--enable-debug-command", "yes"])
-    return Server(cfg, clock=FakeClock(), log=Logger("warning"))
+    srv = Server(cfg, clock=FakeClock(), log=Logger("warning"))
+    for spec in COMMANDS.values():      # the table's statistics are the process's: start afresh,
+        spec.reset_stats()              # as a new server process would
+    return srv
 
 
 @pytest.fixture

@@ -16,10 +16,11 @@ from typing import Any
 from ..session import Session
 from .flow import PAUSED, Block, Close  # noqa: F401  (handlers import them from here too)
 from .errors import NOAUTH, CommandError, unknown_command, unknown_subcommand, wrong_arity
-from .spec import CommandSpec
+from .spec import LATENCY_FAST_US, CommandSpec
 from .table import COMMANDS
 
 _perf_ns = time.perf_counter_ns
+_last_ns = 0            # when the last command's call ended (see ``mark``)
 
 
 # Lookups try the name as sent first: clients send "GET" or "get", and both spellings are keys
@@ -38,9 +39,13 @@ def lookup(argv: list[bytes]) -> CommandSpec | None:
     return spec
 
 
-def execute(session: Session, argv: list[bytes], spec: CommandSpec | None = None) -> Any:
+def execute(session: Session, argv: list[bytes], spec: CommandSpec | None = None,
+            chained: bool = False) -> Any:
     """Run one command. With ``spec`` given (EXEC running what MULTI queued, already checked),
-    lookup, arity and the gates are skipped: only the call with its statistics remains."""
+    lookup, arity and the gates are skipped: only the call with its statistics remains.
+    ``chained``: the command follows the previous one in the same batch, with nothing in
+    between but encoding its reply, so its timing starts where that one's ended (``mark``)."""
+    global _last_ns
     server = session.server
     if spec is None:
         spec = _LOOKUP.get(argv[0])
@@ -67,7 +72,7 @@ def execute(session: Session, argv: list[bytes], spec: CommandSpec | None = None
             return PAUSED
     # Redis's call(): the handler, timed, with statistics, slow log, latency and MONITOR.
     session.last_cmd = spec.fullname
-    t0 = _perf_ns()
+    t0 = _last_ns if chained else _perf_ns()
     try:
         reply = spec.handler(session, argv)
     except CommandError as e:
@@ -75,28 +80,39 @@ def execute(session: Session, argv: list[bytes], spec: CommandSpec | None = None
     except Exception:
         server.log.exception("Unexpected error in %s", spec.fullname)
         reply = CommandError("ERR internal error while executing the command (see server log)")
-    elapsed = _perf_ns() - t0
+    _last_ns = t1 = _perf_ns()
+    elapsed = t1 - t0
     spec.calls += 1
     spec.usec += elapsed
     if server.latency_tracking:
-        # Raw samples are kept and bucketed in bulk (Server.flush_latency): an append here
-        # instead of the histogram arithmetic on every call.
-        pending = spec.latency_pending
-        pending.append(elapsed)
-        if len(pending) == 1:
-            server.latency_dirty.append(spec)
-        elif len(pending) >= 1024:
-            server.flush_latency()
-    if type(reply) is Block:
-        reply.spec = spec
-    elif type(reply) is CommandError:
-        spec.failed_calls += 1
-        server.count_error(reply)
+        # Counted per whole microsecond (Redis's histogram records microseconds x 1000); the
+        # rare longer calls wait in a list. Both are bucketed in bulk (Server.flush_latency).
+        usec = elapsed // 1000
+        if usec < LATENCY_FAST_US:
+            spec.latency_us[usec] += 1
+        else:
+            pending = spec.latency_pending
+            pending.append(elapsed)
+            if len(pending) >= 1024:
+                server.flush_latency()
+    t = type(reply)
+    if t is not bytes and reply is not None:
+        if t is Block:
+            reply.spec = spec
+        elif t is CommandError:
+            spec.failed_calls += 1
+            server.count_error(reply)
     if elapsed >= server.slow_threshold_ns:
         server.record_slow(session, spec, argv, elapsed)
     if server.monitors and not spec.admin and "skip_monitor" not in spec.flags:
         server.feed_monitors(session, argv)
     return reply
+
+
+def mark() -> None:
+    """Start the clock for a batch of chained commands (``execute(..., chained=True)``)."""
+    global _last_ns
+    _last_ns = _perf_ns()
 
 
 def _reject(session: Session, spec: CommandSpec | None, err: CommandError) -> CommandError:

@@ -18,6 +18,9 @@ REDIS_VERSION: str = _REDIS["redis_version"]
 REDIS_COMMANDS: dict[str, dict] = _REDIS["commands"]
 
 
+LATENCY_FAST_US = 64     # calls shorter than this many microseconds are counted per microsecond
+
+
 class CommandSpec:
     __slots__ = (
         "name", "fullname", "handler", "arity", "flags", "first_key", "last_key", "step",
@@ -26,7 +29,7 @@ class CommandSpec:
         "write", "denyoom", "noauth", "loading", "stale", "pubsub_ok", "no_multi", "blocking",
         "admin", "fast", "readonly",
         # statistics (INFO commandstats)
-        "calls", "usec", "rejected_calls", "failed_calls", "latency_pending",
+        "calls", "usec", "rejected_calls", "failed_calls", "latency_us", "latency_pending",
     )
 
     def __init__(self, fullname: str, handler: Handler | None, meta: dict, parent: "CommandSpec | None" = None):
@@ -57,7 +60,10 @@ class CommandSpec:
         self.fast = "fast" in f
         self.readonly = "readonly" in f
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
-        self.latency_pending: list[int] = []   # call durations (ns) not yet in the histogram
+        # Call durations not yet in the latency histogram: counts per whole microsecond for the
+        # short calls, the durations (ns) of the others (dispatch.execute, Server.flush_latency).
+        self.latency_us: list[int] = [0] * LATENCY_FAST_US
+        self.latency_pending: list[int] = []
 
     def arity_ok(self, argc: int) -> bool:
         a = self.arity
@@ -65,6 +71,7 @@ class CommandSpec:
 
     def reset_stats(self) -> None:
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
+        self.latency_us = [0] * LATENCY_FAST_US
         self.latency_pending.clear()
         for sub in self.subcommands.values():
             sub.reset_stats()

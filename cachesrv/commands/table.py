@@ -134,3 +134,5 @@ HANDLERS = {
 }
 
 COMMANDS = build_table(HANDLERS)
+# Every spec, subcommands included (for what walks them all: Server.flush_latency).
+ALL_SPECS = [spec for top in COMMANDS.values() for spec in (top, *top.subcommands.values())]

@@ -57,10 +57,18 @@ ACCEPTABLE_STALE = 10  # percent: active expiry repeats on a shard while more of
 LFU_INIT_VAL = 5       # a new key's LFU counter, so it is not evicted before it had a chance
 
 
+def slot_of(key: bytes) -> int:
+    """The slot a key lives in, in this keyspace: its Python hash, which a bytes object computes
+    once and keeps, so the dict lookup that follows reuses it (CRC16 cost more than the lookup).
+    Slots are an internal unit (SCAN's cursor, shards): unlike Redis Cluster's, they do not follow
+    hash tags, and they differ from one process to the next (PYTHONHASHSEED)."""
+    return hash(key) & 0x3FFF
+
+
 def keyslot(key: bytes) -> int:
     """Redis Cluster's HASH_SLOT: CRC16-XMODEM (``binascii.crc_hqx``) of the key or its hash tag."""
-    s = key.find(b"{")
-    if s >= 0:
+    if 123 in key:                 # b"{" (an int needle: a bare memchr, the cheap test)
+        s = key.find(b"{")
         e = key.find(b"}", s + 1)
         if e > s + 1:
             key = key[s + 1:e]
@@ -144,7 +152,7 @@ class Database:
     # -- reading ---------------------------------------------------------------------------------
     def get(self, key: bytes, touch: bool = True) -> Any:
         """The live value of ``key`` or None. Expires it lazily; records the access unless told not to."""
-        slot = crc_hqx(key, 0) & 0x3FFF if key.find(b"{") < 0 else keyslot(key)
+        slot = hash(key) & 0x3FFF
         d = self.slots[slot]
         if d is None:
             return None
@@ -168,7 +176,7 @@ class Database:
         """Lookup for a read-only command: counts keyspace hits and misses (INFO stats) as Redis's
         lookupKeyRead does, and raises WRONGTYPE when the value is not of ``kinds``."""
         # get()'s body, repeated: this is the lookup of every read command (GET above all).
-        slot = crc_hqx(key, 0) & 0x3FFF if key.find(b"{") < 0 else keyslot(key)
+        slot = hash(key) & 0x3FFF
         d = self.slots[slot]
         value = None if d is None else d.get(key)
         ks = self.ks
@@ -205,17 +213,17 @@ class Database:
 
     def ttl_ms(self, key: bytes) -> int | None:
         """Absolute expiry (Unix ms) of a live key, or None if it has none. Call after ``get``."""
-        slot = keyslot(key)
+        slot = slot_of(key)
         return self.shards[slot >> _SHARD_SHIFT].expires.get(key)
 
     def idle_seconds(self, key: bytes) -> int:
-        shard = self.shards[keyslot(key) >> _SHARD_SHIFT]
+        shard = self.shards[slot_of(key) >> _SHARD_SHIFT]
         return max(0, self.ks.lru_clock - shard.atime.get(key, self.ks.lru_clock))
 
     # -- writing ---------------------------------------------------------------------------------
     def set(self, key: bytes, value: Any, keepttl: bool = False, event: bytes | None = b"set") -> None:
         """Store ``value`` under ``key`` (new or overwritten). Drops any TTL unless ``keepttl``."""
-        slot = crc_hqx(key, 0) & 0x3FFF if key.find(b"{") < 0 else keyslot(key)
+        slot = hash(key) & 0x3FFF
         d = self.slots[slot]
         if d is None:
             d = self.slots[slot] = {}
@@ -246,7 +254,7 @@ class Database:
 
     def replace_value(self, key: bytes, value: Any) -> None:
         """Swap the value object of an existing key in place (keeps TTL; caller calls touched)."""
-        slot = keyslot(key)
+        slot = slot_of(key)
         self.slots[slot][key] = value
 
     def delete(self, key: bytes, event: bytes | None = b"del") -> bool:
@@ -258,7 +266,7 @@ class Database:
         return True
 
     def _remove(self, key: bytes) -> Any:
-        slot = keyslot(key)
+        slot = slot_of(key)
         d = self.slots[slot]
         value = d.pop(key)
         if not d:
@@ -293,16 +301,16 @@ class Database:
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         """Give an existing live key an absolute expiry (Unix ms). The caller signals the change."""
-        _shard_expire(self.shards[keyslot(key) >> _SHARD_SHIFT], key, when_ms)
+        _shard_expire(self.shards[slot_of(key) >> _SHARD_SHIFT], key, when_ms)
 
     def persist(self, key: bytes) -> bool:
         """Drop the TTL of a live key; True if it had one."""
-        shard = self.shards[keyslot(key) >> _SHARD_SHIFT]
+        shard = self.shards[slot_of(key) >> _SHARD_SHIFT]
         return shard.expires.pop(key, None) is not None
 
     def touched(self, key: bytes, event: bytes | None = None) -> None:
         """Every change to ``key`` passes here (Redis's signalModifiedKey + notifyKeyspaceEvent)."""
-        self._touched(key, self.shards[keyslot(key) >> _SHARD_SHIFT], event)
+        self._touched(key, self.shards[slot_of(key) >> _SHARD_SHIFT], event)
 
     def _touched(self, key: bytes, shard: Shard, event: bytes | None) -> None:
         ks = self.ks
@@ -331,7 +339,7 @@ class Database:
 
     def is_live(self, key: bytes) -> bool:
         """Whether ``key`` exists and has not expired, without deleting or touching anything."""
-        slot = keyslot(key)
+        slot = slot_of(key)
         d = self.slots[slot]
         if d is None or key not in d:
             return False
@@ -405,7 +413,7 @@ class Database:
         as Redis's touchAllWatchedKeysInDb: a flush or swap that changes nothing a client
         watched leaves its transaction alone."""
         for key, sessions in self.watched.items():
-            slot = keyslot(key)
+            slot = slot_of(key)
             d = self.slots[slot]
             present = d is not None and key in d
             if not present and other is not None:
@@ -465,7 +473,7 @@ class Database:
     def access_stamp(self, key: bytes) -> int | None:
         """The access stamp of a stored key (LRU clock, or LFU word under an LFU policy): RENAME
         and MOVE carry it along with the value, as Redis moves the object with its lru field."""
-        return self.shards[keyslot(key) >> _SHARD_SHIFT].atime.get(key)
+        return self.shards[slot_of(key) >> _SHARD_SHIFT].atime.get(key)
 
     def lfu_freq(self, key: bytes) -> int:
         """OBJECT FREQ: the key's LFU counter after decay (LFUDecrAndReturn)."""
@@ -477,7 +485,7 @@ class Database:
         keys themselves, in Redis's order. ``stamp`` carries a moved value's access stamp; a
         new value (COPY) gets a fresh one. The caller has already looked ``key`` up (so an
         expired occupant is gone)."""
-        slot = keyslot(key)
+        slot = slot_of(key)
         d = self.slots[slot]
         if d is None:
             d = self.slots[slot] = {}
@@ -518,7 +526,7 @@ class Database:
         access (``mc_bump`` does, after the command read the old access time), or None, or
         ``MC_EXPIRED`` when the key was there but its time had passed: it is expired now, as
         ``get`` would (memcached counts such lookups in get_expired)."""
-        slot = crc_hqx(key, 0) & 0x3FFF if key.find(b"{") < 0 else keyslot(key)
+        slot = hash(key) & 0x3FFF
         d = self.slots[slot]
         if d is None:
             return None
@@ -537,7 +545,7 @@ class Database:
         """A memcached read in one lookup: (value or None or MC_EXPIRED, the key's memcached
         word as it was). With ``bump``, a live key records the access and is marked fetched
         (memcached's do_item_bump)."""
-        slot = crc_hqx(key, 0) & 0x3FFF if key.find(b"{") < 0 else keyslot(key)
+        slot = hash(key) & 0x3FFF
         d = self.slots[slot]
         if d is None:
             return None, 0
@@ -564,7 +572,7 @@ class Database:
         """A memcached store: the value (as ``set``, event ``event``), its TTL (a second event,
         "expire", as SET EX), its memcached word and its new CAS unique."""
         self.set(key, value, keepttl=when_ms is not None, event=event)
-        shard = self.shards[keyslot(key) >> _SHARD_SHIFT]
+        shard = self.shards[slot_of(key) >> _SHARD_SHIFT]
         if when_ms is not None:
             _shard_expire(shard, key, when_ms)
             self.notify(key, b"expire")
@@ -574,17 +582,17 @@ class Database:
 
     def mc_bump(self, key: bytes) -> None:
         """Record an access to a live key (the LRU/LFU stamp a read leaves)."""
-        shard = self.shards[keyslot(key) >> _SHARD_SHIFT]
+        shard = self.shards[slot_of(key) >> _SHARD_SHIFT]
         ks = self.ks
         shard.atime[key] = ks.lfu_touch(shard.atime.get(key)) if ks.lfu else ks.lru_clock
 
     def mc_word(self, key: bytes) -> int:
         """The memcached word of a live key: client flags | MC_* state bits (0 if none)."""
-        mc = self.shards[keyslot(key) >> _SHARD_SHIFT].mcflags
+        mc = self.shards[slot_of(key) >> _SHARD_SHIFT].mcflags
         return mc.get(key, 0) if mc else 0
 
     def mc_set_word(self, key: bytes, word: int) -> None:
-        mc = self.shards[keyslot(key) >> _SHARD_SHIFT].mcflags
+        mc = self.shards[slot_of(key) >> _SHARD_SHIFT].mcflags
         if word:
             mc[key] = word
         elif mc:
@@ -593,7 +601,7 @@ class Database:
     def mc_cas(self, key: bytes) -> int:
         """The CAS unique of a live key, handing out a fresh one (from the keyspace's counter)
         when the key was written since one was last given."""
-        cas = self.shards[keyslot(key) >> _SHARD_SHIFT].cas
+        cas = self.shards[slot_of(key) >> _SHARD_SHIFT].cas
         unique = cas.get(key)
         if unique is None:
             unique = cas[key] = self.ks.mc_next_cas()
@@ -601,13 +609,13 @@ class Database:
 
     def mc_set_cas(self, key: bytes, unique: int) -> None:
         """Give a live key the CAS unique of the write that just happened."""
-        self.shards[keyslot(key) >> _SHARD_SHIFT].cas[key] = unique
+        self.shards[slot_of(key) >> _SHARD_SHIFT].cas[key] = unique
 
     def mc_expire(self, key: bytes, when_ms: int | None) -> None:
         """Set (or, with None, drop) the TTL of a live key for memcached's touch/gat/mg T/ma T:
         a TTL change is signalled as a write (expire / persist events, WATCH) but keeps the
         CAS unique and the flags, as memcached's touch does."""
-        shard = self.shards[keyslot(key) >> _SHARD_SHIFT]
+        shard = self.shards[slot_of(key) >> _SHARD_SHIFT]
         unique = shard.cas.get(key)
         if when_ms is None:
             if not self.persist(key):
@@ -796,7 +804,7 @@ class Keyspace:
             if when < now:     # expired once the clock has passed it, as keyIsExpired
                 vol[i] = vol[-1]
                 vol.pop()
-                slot = keyslot(key)
+                slot = slot_of(key)
                 d = db.slots[slot]
                 db._expire_now(key, slot, d, shard)
                 expired += 1

@@ -27,7 +27,8 @@ from protocols.resp import (
     string2ll,
 )
 
-MODES = pytest.mark.parametrize("fast", [True, False], ids=["hiredis", "pure"])
+# "batch": hiredis through next_batch, the way the server reads (whole reads at once)
+MODES = pytest.mark.parametrize("fast", [True, False, "batch"], ids=["hiredis", "pure", "batch"])
 
 
 # ---------------------------------------------------------------------------
@@ -35,20 +36,22 @@ MODES = pytest.mark.parametrize("fast", [True, False], ids=["hiredis", "pure"])
 # ---------------------------------------------------------------------------
 
 def run(chunks, fast=True, **limits):
-    """Feed chunks one at a time, draining after each; return (commands, error)."""
-    reader = RespReader(use_hiredis=fast, **limits)
+    """Feed chunks one at a time, draining after each; return (commands, error). ``fast``:
+    hiredis (True), the reference parser (False), or hiredis through ``next_batch`` ("batch")."""
+    reader = RespReader(use_hiredis=bool(fast), **limits)
     cmds = []
     for chunk in chunks:
         reader.feed(chunk)
         while True:
             try:
-                cmd = reader.next_command()
+                batch = reader.next_batch() if fast == "batch" else [reader.next_command()]
             except ProtocolError as e:
                 return cmds, str(e)
-            if cmd is NEED_DATA:
+            if not batch or batch[0] is NEED_DATA:
                 break
-            assert type(cmd) is list and cmd and all(type(a) is bytes for a in cmd)
-            cmds.append(cmd)
+            for cmd in batch:
+                assert type(cmd) is list and cmd and all(type(a) is bytes for a in cmd)
+            cmds.extend(batch)
     return cmds, None
 
 
@@ -480,7 +483,7 @@ def pipelines(draw):
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pipelines(), st.booleans())
+@given(pipelines(), st.sampled_from([True, False, "batch"]))
 def test_random_pipelines_parse_back(case, fast):
     expected, chunks = case
     assert run(chunks, fast) == (expected, None)
@@ -501,7 +504,9 @@ def test_fast_path_agrees_with_reference_parser(fragments, cuts):
     wire = b"".join(fragments)
     cuts = sorted(c for c in cuts if c <= len(wire))
     chunks = [wire[a:b] for a, b in zip([0] + cuts, cuts + [len(wire)])]
-    assert run(chunks, True) == run(chunks, False)
+    reference = run(chunks, False)
+    assert run(chunks, True) == reference
+    assert run(chunks, "batch") == reference
 
 
 @MODES
@@ -789,3 +794,60 @@ def test_bench_reader():
 
     for name, us in _bench().items():
         print(f"{name:40s} {us:6.3f} us/command")
+
+
+# ---------------------------------------------------------------------------
+# next_batch (the server's way of reading)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tail", [b"", b"*2\r\n", b"*2\r\n$3\r\nGET\r\n", b"*2\r\n$3\r\nGE",
+                                  b"%1\r\n", b">2\r\n"])
+@pytest.mark.parametrize("value", [b"v", b"a*b", b"50%", b"->"])
+def test_next_batch_takes_a_whole_read_at_once(tail, value):
+    # A read of 16 commands comes back as one batch, whatever follows it: nothing, the header
+    # of one more command (hiredis has used up every byte), or part of one; values holding the
+    # aggregate type bytes * % > take the exact size check. The rest reads as the reference
+    # parser reads it (% and > lines are inline commands to Redis).
+    cmds = [[b"SET", b"k%d" % i, value] for i in range(16)]
+    wire = b"".join(mb(*c) for c in cmds) + tail
+    more = mb(b"GET", b"k")[len(tail):] if tail.startswith(b"*2") else b"\r\n"
+    reader = RespReader()
+    reader.feed(wire)
+    assert reader.next_batch() == cmds
+    assert reader.buffered() == len(wire)
+    got = cmds + run_all(reader)
+    reader.feed(more)
+    got += run_all(reader)
+    assert (got, None) == run([wire, more], False)
+    assert reader.buffered() == 0
+
+
+def run_all(reader: RespReader) -> list:
+    out = []
+    while batch := reader.next_batch():
+        out.extend(batch)
+    return out
+
+
+def test_next_batch_stops_before_what_is_not_a_plain_command():
+    # ':5' is an inline command to Redis ("unknown command ':5'"), not a number
+    reader = RespReader()
+    reader.feed(mb(b"PING") * 3 + b":5\r\n" + mb(b"GET", b"k"))
+    assert reader.next_batch() == [[b"PING"]] * 3
+    assert reader.next_batch() == [[b":5"]]
+    assert reader.next_batch() == [[b"GET", b"k"]]
+    assert reader.next_batch() == []
+
+
+def test_rewind_reparses_the_rest_under_new_limits():
+    # A pipelined RESET can make the client unauthenticated: Redis parses what follows it with
+    # the stricter limits, so the server rewinds the reader to the first command not run.
+    big = mb(b"SET", b"k", b"x" * 20000)
+    reader = RespReader()
+    reader.feed(mb(b"PING") + mb(b"RESET") + big)
+    batch = reader.next_batch()
+    assert batch == [[b"PING"], [b"RESET"], [b"SET", b"k", b"x" * 20000]]
+    reader.auth_required = True
+    reader.rewind(2)
+    with pytest.raises(ProtocolError, match="unauthenticated bulk length"):
+        reader.next_batch()

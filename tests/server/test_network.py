@@ -9,7 +9,7 @@ import time
 import hiredis
 import pytest
 
-from tests.conftest import start_cachesrv
+from tests.conftest import start_cachesrv, start_redis
 
 
 def connect(port: int) -> socket.socket:
@@ -133,6 +133,29 @@ def test_query_buffer_limit_closes_only_that_client():
             assert read_replies(good, 1) == [b"PONG"]
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("auth_first", [True, False])
+def test_pipeline_after_reset_is_parsed_as_unauthenticated_like_redis(auth_first):
+    # One read: AUTH, PING, RESET (the client is no longer authenticated), then a command too big
+    # for an unauthenticated client. Redis parses each command after running the one before, so
+    # the last one is a protocol error; a reader that took the whole read at once must rewind.
+    servers = [start_cachesrv("--requirepass", "pw"), start_redis("--requirepass", "pw")]
+    try:
+        out = []
+        for srv in servers:
+            with connect(srv.port) as s:
+                if not auth_first:
+                    s.sendall(cmd("AUTH", "pw"))
+                    read_replies(s, 1)
+                s.sendall((cmd("AUTH", "pw") if auth_first else b"") + cmd("PING") + cmd("RESET")
+                          + cmd("SET", "k", "x" * 20000) + cmd("PING"))
+                out.append(recv_until_closed(s))
+        assert out[0] == out[1]
+        assert out[0].endswith(b"-ERR Protocol error: unauthenticated bulk length\r\n")
+    finally:
+        for srv in servers:
+            srv.stop()
 
 
 def test_bulk_longer_than_proto_max_bulk_len_is_refused():
