@@ -83,6 +83,20 @@ that ended exactly at the end of the chunk (``_clean``); in verify mode
 ``_offset`` is the number of chunk bytes returned as commands.  The slow
 parser's buffer is empty in both modes.
 
+Batches: ``next_batch()`` returns every command available at once.  On a
+fresh trusted chunk it runs hiredis in one C loop (``iter(gets, sentinel)``,
+with ``notEnoughData`` set to a sentinel no reply can equal) and checks the
+lot: every item a non-empty list (one set of types), every element bytes (one
+join).  Whether hiredis ended exactly at the chunk's end or holds the header
+of one more command (``has_data()`` is false in both cases) is told by the
+aggregate type bytes: a held header needs one more ``*`` (or a ``%``/``>``)
+than there are commands; otherwise the canonical size decides.  A batch
+stops before anything that is not a plain command, and the reference parser
+takes over there.  Elsewhere (slow and verify modes) commands come one at a
+time, so a command that changes the limits applies to the next one; after a
+trusted batch, ``rewind(n)`` hands everything after its first ``n``
+commands to the reference parser, to be parsed again under the new limits.
+
 ``buffered()`` mirrors Redis's ``sdslen(querybuf)`` (CLIENT LIST qbuf): the
 bytes received since the reader last ran out of data, including commands of
 that batch already returned, minus completed arguments of a partial command.
