@@ -74,7 +74,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import shutil
 import socket
 import sys
@@ -84,8 +83,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import stats
-from .servers import (CLK_TCK, Server, ServerError, Terminated, environment, log, run_tool,
-                      sigterm_raises, start_server, stop_servers)
+from .servers import (CLK_TCK, Crashed, OutOfTime, RunState, Server, environment, guarded_rounds,
+                      log, run_tool, start_servers)
 
 DEFAULT_CACHESRV_CMD = ('{python} -m cachesrv --port 0 --memcache-port {port} --bind {host} '
                         '--save "" --appendonly no --loglevel warning')
@@ -509,13 +508,6 @@ def find_memcaslap(explicit: str | None) -> str | None:
     return None
 
 
-class _OutOfTime(Exception):
-    pass
-
-
-class _Crashed(Exception):
-    pass
-
 
 def main(argv: list[str] | None = None) -> int:
     args = resolve_args(build_parser().parse_args(argv))
@@ -527,8 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     args.memcaslap = found
     servers: dict[str, Server] = {}
     runs: list[Run] = []
-    crashed = False
-    incomplete = ""
+    state = RunState()
     started = time.monotonic()
     deadline = started + args.max_seconds
     log_dir = args.log_dir or tempfile.mkdtemp(prefix="cachesrv-bench-")
@@ -538,69 +529,42 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(log_dir) / f"memcaslap-{'get' if get else 'set'}.cfg"
         path.write_text(memcaslap_config(args.key_size, args.value_size, get))
         cfgs[get] = path
-    with sigterm_raises():
-        try:
-            try:
-                servers["cachesrv"] = start_server(
-                    "cachesrv", args.cachesrv_cmd, version_probe,
-                    log_dir=log_dir, ready_timeout=args.ready_timeout)
-                servers[REF] = start_server(
-                    REF, args.memcached_cmd, version_probe,
-                    log_dir=log_dir, ready_timeout=args.ready_timeout)
-            except ServerError as e:
-                log(f"error: {e}")
-                crashed = True
-                return 1
-            for s in servers.values():
-                log(f"started {s.describe()}: {shlex.join(s.argv)}")
-            log(f"tests={','.join(t.name for t in args.tests)} "
-                f"requests={','.join(str(requests_for(args, t)) for t in args.tests)} "
-                f"clients={args.clients} threads={args.threads} rounds={args.rounds}")
+    with guarded_rounds(state, servers, log_dir, keep_dir=bool(args.log_dir)):
+        if not start_servers(servers, [("cachesrv", args.cachesrv_cmd), (REF, args.memcached_cmd)], version_probe,
+                             log_dir, args.ready_timeout):
+            state.crashed = True
+            return 1
+        log(f"tests={','.join(t.name for t in args.tests)} "
+            f"requests={','.join(str(requests_for(args, t)) for t in args.tests)} "
+            f"clients={args.clients} threads={args.threads} rounds={args.rounds}")
 
-            excluded: dict[str, str] = {}
-            for rnd in range(args.rounds):
-                log(f"round {rnd + 1}/{args.rounds} ...")
-                for ti, spec in enumerate(args.tests):
-                    if spec.name in excluded:
-                        continue
-                    if time.monotonic() > deadline:
-                        incomplete = (f"stopped after --max-seconds={args.max_seconds:.0f}s "
-                                      f"in round {rnd + 1}")
-                        raise _OutOfTime()
-                    n = requests_for(args, spec)
-                    order = SERVERS if (rnd + ti) % 2 == 0 else SERVERS[::-1]
-                    for srv_name in order:
-                        r = run_memcaslap(args, servers[srv_name], spec, n, rnd, cfgs[spec.get])
-                        runs.append(r)
-                        if args.verbose or r.status != "ok":
-                            hits = "" if r.hit_ratio is None else f" hits={r.hit_ratio:.1%}"
-                            kpr = "" if r.keys_per_req is None else f" keys/req={r.keys_per_req:.1f}"
-                            log(f"  [round {rnd + 1}] {srv_name:9s} {spec.name:5s} x={n:<8d} "
-                                f"{r.status:8s} ops/s={stats.fmt_rps(r.ops_per_s)}{hits}{kpr}"
-                                + (f"  {r.message.splitlines()[0]}" if r.message else ""))
-                        if r.status == "crashed":
-                            crashed = True
-                            raise _Crashed()
-                        if r.status != "ok":
-                            excluded[spec.name] = f"{srv_name} {r.status}"
-                            break
-        except _OutOfTime:
-            log(f"warning: {incomplete}")
-        except _Crashed:
-            incomplete = "a server crashed; results are partial"
-            log(f"error: {incomplete}")
-        except (KeyboardInterrupt, Terminated):
-            incomplete = "interrupted; results are partial"
-            log(f"warning: {incomplete}")
-            crashed = True
-        finally:
-            stop_servers(servers, quiet=crashed)
-            if not args.log_dir:
-                if crashed or incomplete:
-                    log(f"server logs kept in {log_dir}")
-                else:
-                    shutil.rmtree(log_dir, ignore_errors=True)
-
+        excluded: dict[str, str] = {}
+        for rnd in range(args.rounds):
+            log(f"round {rnd + 1}/{args.rounds} ...")
+            for ti, spec in enumerate(args.tests):
+                if spec.name in excluded:
+                    continue
+                if time.monotonic() > deadline:
+                    state.incomplete = (f"stopped after --max-seconds={args.max_seconds:.0f}s "
+                                  f"in round {rnd + 1}")
+                    raise OutOfTime()
+                n = requests_for(args, spec)
+                order = SERVERS if (rnd + ti) % 2 == 0 else SERVERS[::-1]
+                for srv_name in order:
+                    r = run_memcaslap(args, servers[srv_name], spec, n, rnd, cfgs[spec.get])
+                    runs.append(r)
+                    if args.verbose or r.status != "ok":
+                        hits = "" if r.hit_ratio is None else f" hits={r.hit_ratio:.1%}"
+                        kpr = "" if r.keys_per_req is None else f" keys/req={r.keys_per_req:.1f}"
+                        log(f"  [round {rnd + 1}] {srv_name:9s} {spec.name:5s} x={n:<8d} "
+                            f"{r.status:8s} ops/s={stats.fmt_rps(r.ops_per_s)}{hits}{kpr}"
+                            + (f"  {r.message.splitlines()[0]}" if r.message else ""))
+                    if r.status == "crashed":
+                        state.crashed = True
+                        raise Crashed()
+                    if r.status != "ok":
+                        excluded[spec.name] = f"{srv_name} {r.status}"
+                        break
     elapsed = time.monotonic() - started
     summary = summarize(args, runs)
     show_targets = bool(args.target)
@@ -618,15 +582,15 @@ def main(argv: list[str] | None = None) -> int:
           f"cpu x = median per-round cachesrv/memcached; elapsed {elapsed:.0f}s")
     print()
     print(render(summary, show_targets))
-    if incomplete:
-        print(f"\nINCOMPLETE: {incomplete}")
+    if state.incomplete:
+        print(f"\nINCOMPLETE: {state.incomplete}")
 
     if args.json:
         data = {
             "benchmark": "memcache",
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "elapsed_s": elapsed,
-            "incomplete": incomplete,
+            "incomplete": state.incomplete,
             "settings": {
                 "rounds": args.rounds, "requests": args.requests,
                 "memcaslap_x": {t.name: requests_for(args, t) for t in args.tests},
@@ -649,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(data, f, indent=2)
         log(f"wrote {args.json}")
-    return 1 if crashed else 0
+    return 1 if state.crashed else 0
 
 
 if __name__ == "__main__":

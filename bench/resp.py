@@ -82,7 +82,6 @@ import argparse
 import csv
 import io
 import json
-import shlex
 import shutil
 import sys
 import tempfile
@@ -90,9 +89,8 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from . import stats
-from .servers import (CLK_TCK, RespError, Server, ServerError, Terminated, environment, log,
-                      resp_command, resp_ping_probe, run_tool, sigterm_raises, start_server,
-                      stop_servers)
+from .servers import (CLK_TCK, Crashed, OutOfTime, RespError, RunState, Server, environment,
+                      guarded_rounds, log, resp_command, resp_ping_probe, run_tool, start_servers)
 from .stats import parse_int_list  # noqa: F401  (was defined here; kept importable)
 
 DEFAULT_CACHESRV_CMD = ('{python} -m cachesrv --port {port} --save "" --appendonly no '
@@ -398,93 +396,64 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     servers: dict[str, Server] = {}
     runs: list[Run] = []
-    crashed = False
-    incomplete = ""
+    state = RunState()
     started = time.monotonic()
     deadline = started + args.max_seconds
     log_dir = args.log_dir or tempfile.mkdtemp(prefix="cachesrv-bench-")
-    with sigterm_raises():
-        try:
-            try:
-                servers["cachesrv"] = start_server(
-                    "cachesrv", args.cachesrv_cmd, resp_ping_probe,
-                    log_dir=log_dir, ready_timeout=args.ready_timeout)
-                servers["redis"] = start_server(
-                    "redis", args.redis_cmd, resp_ping_probe,
-                    log_dir=log_dir, ready_timeout=args.ready_timeout)
-            except ServerError as e:
-                log(f"error: {e}")
-                crashed = True
-                return 1
-            for s in servers.values():
-                log(f"started {s.describe()}: {shlex.join(s.argv)}")
-            log(f"tests={','.join(t.name for t in args.tests)} pipelines={args.pipelines} "
-                f"requests={args.requests} clients={args.clients} rounds={args.rounds}")
+    with guarded_rounds(state, servers, log_dir, keep_dir=bool(args.log_dir)):
+        if not start_servers(servers, [("cachesrv", args.cachesrv_cmd), ("redis", args.redis_cmd)], resp_ping_probe,
+                             log_dir, args.ready_timeout):
+            state.crashed = True
+            return 1
+        log(f"tests={','.join(t.name for t in args.tests)} pipelines={args.pipelines} "
+            f"requests={args.requests} clients={args.clients} rounds={args.rounds}")
 
-            excluded: dict[str, str] = {}   # test name -> reason (cachesrv cannot run it)
+        excluded: dict[str, str] = {}   # test name -> reason (cachesrv cannot run it)
 
-            def do(srv_name, spec, pipeline, n, rnd, timeout) -> Run:
-                nonlocal crashed
-                r = run_benchmark(args, servers[srv_name], spec, pipeline, n, rnd, timeout)
-                runs.append(r)
-                if args.verbose or r.status != "ok":
-                    rps = stats.fmt_rps(r.rps)
-                    log(f"  [{'check' if rnd < 0 else f'round {rnd + 1}'}] {srv_name:8s} "
-                        f"{spec.name:12s} P{pipeline:<3d} n={n:<7d} {r.status:11s} rps={rps}"
-                        + (f"  {r.message.splitlines()[0]}" if r.message else ""))
-                if r.status == "crashed":
-                    crashed = True
-                return r
+        def do(srv_name, spec, pipeline, n, rnd, timeout) -> Run:
+            r = run_benchmark(args, servers[srv_name], spec, pipeline, n, rnd, timeout)
+            runs.append(r)
+            if args.verbose or r.status != "ok":
+                rps = stats.fmt_rps(r.rps)
+                log(f"  [{'check' if rnd < 0 else f'round {rnd + 1}'}] {srv_name:8s} "
+                    f"{spec.name:12s} P{pipeline:<3d} n={n:<7d} {r.status:11s} rps={rps}"
+                    + (f"  {r.message.splitlines()[0]}" if r.message else ""))
+            if r.status == "crashed":
+                state.crashed = True
+            return r
 
-            # pre-check (and warm-up)
-            if not args.no_check:
-                log("pre-check ...")
-                for spec in args.tests:
-                    for srv_name in SERVERS:
-                        r = do(srv_name, spec, 1, CHECK_REQUESTS, -1, args.check_timeout)
-                        if crashed:
-                            raise _Crashed()
+        # pre-check (and warm-up)
+        if not args.no_check:
+            log("pre-check ...")
+            for spec in args.tests:
+                for srv_name in SERVERS:
+                    r = do(srv_name, spec, 1, CHECK_REQUESTS, -1, args.check_timeout)
+                    if state.crashed:
+                        raise Crashed()
+                    if r.status != "ok":
+                        excluded[spec.name] = f"{srv_name} {r.status}"
+                        break
+
+        for rnd in range(args.rounds):
+            log(f"round {rnd + 1}/{args.rounds} ...")
+            for pi, pipeline in enumerate(args.pipelines):
+                for ti, spec in enumerate(args.tests):
+                    if spec.name in excluded:
+                        continue
+                    if time.monotonic() > deadline:
+                        state.incomplete = (f"stopped after --max-seconds={args.max_seconds:.0f}s "
+                                      f"in round {rnd + 1}")
+                        raise OutOfTime()
+                    base = args.requests[pi] if spec.per_depth else args.requests[0]
+                    n = max(args.clients, int(base * spec.scale))
+                    order = SERVERS if (rnd + ti) % 2 == 0 else SERVERS[::-1]
+                    for srv_name in order:
+                        r = do(srv_name, spec, pipeline, n, rnd, args.timeout)
+                        if state.crashed:
+                            raise Crashed()
                         if r.status != "ok":
                             excluded[spec.name] = f"{srv_name} {r.status}"
                             break
-
-            for rnd in range(args.rounds):
-                log(f"round {rnd + 1}/{args.rounds} ...")
-                for pi, pipeline in enumerate(args.pipelines):
-                    for ti, spec in enumerate(args.tests):
-                        if spec.name in excluded:
-                            continue
-                        if time.monotonic() > deadline:
-                            incomplete = (f"stopped after --max-seconds={args.max_seconds:.0f}s "
-                                          f"in round {rnd + 1}")
-                            raise _OutOfTime()
-                        base = args.requests[pi] if spec.per_depth else args.requests[0]
-                        n = max(args.clients, int(base * spec.scale))
-                        order = SERVERS if (rnd + ti) % 2 == 0 else SERVERS[::-1]
-                        for srv_name in order:
-                            r = do(srv_name, spec, pipeline, n, rnd, args.timeout)
-                            if crashed:
-                                raise _Crashed()
-                            if r.status != "ok":
-                                excluded[spec.name] = f"{srv_name} {r.status}"
-                                break
-        except _OutOfTime:
-            log(f"warning: {incomplete}")
-        except _Crashed:
-            incomplete = "a server crashed; results are partial"
-            log(f"error: {incomplete}")
-        except (KeyboardInterrupt, Terminated):
-            incomplete = "interrupted; results are partial"
-            log(f"warning: {incomplete}")
-            crashed = True
-        finally:
-            stop_servers(servers, quiet=crashed)
-            if not args.log_dir:
-                if crashed or incomplete:
-                    log(f"server logs kept in {log_dir}")
-                else:
-                    shutil.rmtree(log_dir, ignore_errors=True)
-
     elapsed = time.monotonic() - started
     summary = summarize(args, runs)
     show_targets = bool(args.target)
@@ -498,15 +467,15 @@ def main(argv: list[str] | None = None) -> int:
           f"cpu x = median per-round cachesrv/redis; elapsed {elapsed:.0f}s")
     print()
     print(render(summary, show_targets))
-    if incomplete:
-        print(f"\nINCOMPLETE: {incomplete}")
+    if state.incomplete:
+        print(f"\nINCOMPLETE: {state.incomplete}")
 
     if args.json:
         data = {
             "benchmark": "resp",
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "elapsed_s": elapsed,
-            "incomplete": incomplete,
+            "incomplete": state.incomplete,
             "settings": {
                 "rounds": args.rounds, "requests": args.requests,
                 "pipelines": args.pipelines, "clients": args.clients,
@@ -527,15 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(data, f, indent=2)
         log(f"wrote {args.json}")
-    return 1 if crashed else 0
+    return 1 if state.crashed else 0
 
-
-class _OutOfTime(Exception):
-    pass
-
-
-class _Crashed(Exception):
-    pass
 
 
 if __name__ == "__main__":

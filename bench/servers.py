@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -362,6 +363,64 @@ def stop_servers(servers: dict[str, Server], *, quiet: bool = False) -> None:
         rc = s.stop()
         if rc not in (0, -signal.SIGTERM, None) and not quiet:
             log(f"note: {s.name} exited with {rc} on stop; log {s.log_path}")
+
+
+def start_servers(servers: dict[str, Server], wanted: Sequence[tuple[str, str | Sequence[str]]],
+                  probe: Callable, log_dir: str, ready_timeout: float) -> bool:
+    """Start each (name, command) into ``servers``, in order; False (said) if one fails."""
+    try:
+        for name, cmd in wanted:
+            servers[name] = start_server(name, cmd, probe, log_dir=log_dir,
+                                         ready_timeout=ready_timeout)
+    except ServerError as e:
+        log(f"error: {e}")
+        return False
+    for srv in servers.values():
+        log(f"started {srv.describe()}: {shlex.join(srv.argv)}")
+    return True
+
+
+class OutOfTime(Exception):
+    """The run passed its --max-seconds (``RunState.incomplete`` says where)."""
+
+
+class Crashed(Exception):
+    """A server died during the run."""
+
+
+@dataclass
+class RunState:
+    """How a runner's rounds ended: ``incomplete`` says why they stopped early, ``crashed``
+    whether a server died (the exit code is 1 then)."""
+
+    crashed: bool = False
+    incomplete: str = ""
+
+
+@contextmanager
+def guarded_rounds(state: RunState, servers: dict[str, Server], log_dir: str, keep_dir: bool):
+    """Run the rounds (the ``with`` body) so that whatever happens the servers are stopped by
+    their PIDs and the logs are removed or kept (kept when asked, or when something went wrong):
+    OutOfTime and Crashed end the rounds with partial results, SIGTERM and Ctrl-C too."""
+    with sigterm_raises():
+        try:
+            yield
+        except OutOfTime:
+            log(f"warning: {state.incomplete}")
+        except Crashed:
+            state.incomplete = "a server crashed; results are partial"
+            log(f"error: {state.incomplete}")
+        except (KeyboardInterrupt, Terminated):
+            state.incomplete = "interrupted; results are partial"
+            log(f"warning: {state.incomplete}")
+            state.crashed = True
+        finally:
+            stop_servers(servers, quiet=state.crashed)
+            if not keep_dir:
+                if state.crashed or state.incomplete:
+                    log(f"server logs kept in {log_dir}")
+                else:
+                    shutil.rmtree(log_dir, ignore_errors=True)
 
 
 def git_rev() -> str:
