@@ -546,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 if time.monotonic() > deadline:
                     state.incomplete = (f"stopped after --max-seconds={args.max_seconds:.0f}s "
-                                  f"in round {rnd + 1}")
+                                        f"in round {rnd + 1}")
                     raise OutOfTime()
                 n = requests_for(args, spec)
                 order = SERVERS if (rnd + ti) % 2 == 0 else SERVERS[::-1]

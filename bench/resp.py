@@ -442,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     if time.monotonic() > deadline:
                         state.incomplete = (f"stopped after --max-seconds={args.max_seconds:.0f}s "
-                                      f"in round {rnd + 1}")
+                                            f"in round {rnd + 1}")
                         raise OutOfTime()
                     base = args.requests[pi] if spec.per_depth else args.requests[0]
                     n = max(args.clients, int(base * spec.scale))
