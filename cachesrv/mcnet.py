@@ -1,4 +1,4 @@
-"""The trio side of the memcached port: listeners, one task per connection, the flush_all timer.
+"""The trio side of the memcached port: listeners, connections on the pump, the flush_all timer.
 
 Theory of operation
 -------------------
@@ -7,18 +7,33 @@ Theory of operation
   for ``stats settings``. ``memcache_accept_loop`` accepts on one of them and starts
   ``serve_memcache`` for each client in the clients' nursery; the first loop to run logs
   "memcached port=NNNN." and runs the timer that carries out a delayed ``flush_all``.
-* ``serve_memcache`` owns one non-blocking socket. Each time it is readable it reads once, feeds
-  the bytes to the sans-IO ``MemcacheReader``, runs every complete request synchronously
-  (``execute_memcache``) and sends all the replies with one ``send``: pipelining with batched
-  writes. Output is sent early past ``FLUSH_AT`` bytes, so a pipeline of large values never holds
-  more than about one batch in memory. Only the socket waits (``wait_readable`` /
-  ``wait_writable``) await.
+* A memcached connection (``McConnection``) is served by the same pump as the RESP clients
+  (``net.Pump``: one trio task, one epoll set, one trip through trio's scheduler for any number
+  of ready sockets). When its socket is readable the pump calls ``McConnection.pump_read``, which
+  reads once, feeds the bytes to the sans-IO ``MemcacheReader``, runs every complete request
+  synchronously (``commands.memcache.run_batch``) and sends all the replies with one
+  non-blocking ``send``: pipelining with batched writes, and no await on the common path.
+* Each connection also has a task (``serve_memcache``). It sleeps while the pump serves the
+  connection and wakes only when a step must be awaited, which the pump hands over
+  (``Pump.hand_over``): the rest of a reply the socket did not take at once, a pipeline whose
+  output passed ``FLUSH_AT`` bytes (sent as it goes, so a pipeline of large values never holds
+  more than about one batch in memory), or the end of the connection (EOF, ``quit``, a closing
+  framing error, a broken socket). The task does the waiting, finishes the read with the same
+  ``run_batch``, and gives the connection back to the pump (``Pump.lend``). Without epoll (not
+  Linux) the task serves its connection alone, reading with ``wait_readable``.
 * memcached's answers depend on which responses it has not sent yet (a ``get`` with a too long
   key drops them; a pending ``mg`` keeps ``incr`` from working in place). The command layer
-  models that with windows (``commands.memcache.run_batch``); this loop tells it where a read
-  ends (``session.end_batch()``) and where output was sent early (``session.mark = 0``).
+  models that with windows (``commands.memcache.run_batch``); the connection tells it where a
+  read ends (``session.end_batch()``) and where output was sent early (``session.mark = 0``).
 * ``quit`` and the reader's closing errors (a too long line) end the connection after the
   replies already produced are sent, as memcached does.
+* An unexpected exception in ``pump_read`` is handed over too: the task raises it, so it is
+  logged and costs that connection only, never the pump every client shares.
+* Per read, the connection counts ``bytes_read`` / ``bytes_written`` and the time of the last
+  command (``stats``, ``stats conns``) and gives the reader the current ``memcache-max-item-size``
+  (``server.mc.max_item_size``, kept by a CONFIG SET hook: a new limit applies at once).
+* Shutdown: the clients' nursery cancels the tasks; closing a connection takes it out of the
+  pump first (``Pump.remove``), so the pump never serves a closed descriptor.
 """
 
 from __future__ import annotations
@@ -31,11 +46,18 @@ import trio
 from protocols.memcache import MemcacheReader
 
 from . import net
-from .commands.memcache import McSession, flush_due, run_batch
+from .commands.memcache import McSession, flush_due, follow_config, run_batch
 
 RECV_SIZE = 65536
 FLUSH_AT = 1 << 20      # as net.FLUSH_AT (not read from net at import: net may import this module)
 TOO_MANY = b"ERROR Too many open connections\r\n"
+
+# What the pump hands over to a connection's task (McConnection.settle)
+RUN = "run"        # fresh bytes were fed: run the batch (the task's own loop, without a pump)
+FLUSH = "flush"    # run_batch stopped at FLUSH_AT in the middle of a read: send, run on
+SEND = "send"      # the read is done; the socket did not take all of its output
+CLOSE = "close"    # EOF, quit / a closing error (output sent), or a broken socket
+ERROR = "error"    # an unexpected exception in pump_read: the task raises it (logged, closed)
 
 
 def open_memcache_listeners(server, port: int) -> list[_socket.socket]:
@@ -48,8 +70,10 @@ def open_memcache_listeners(server, port: int) -> list[_socket.socket]:
     return socks
 
 
-async def memcache_accept_loop(server, lsock: _socket.socket, clients: trio.Nursery) -> None:
-    """Accept memcached clients on ``lsock`` until cancelled; each is served in ``clients``."""
+async def memcache_accept_loop(server, lsock: _socket.socket, clients: trio.Nursery,
+                               pump: "net.Pump | None" = None) -> None:
+    """Accept memcached clients on ``lsock`` until cancelled; each is served in ``clients``,
+    on ``pump`` when there is one."""
     mc = server.mc
     async with trio.open_nursery() as nursery:
         if not mc.announced:
@@ -76,7 +100,7 @@ async def memcache_accept_loop(server, lsock: _socket.socket, clients: trio.Nurs
                     pass
                 sock.close()
                 continue
-            clients.start_soon(serve_memcache, server, sock)
+            clients.start_soon(serve_memcache, server, sock, pump)
 
 
 async def flush_timer(server) -> None:
@@ -94,7 +118,7 @@ async def flush_timer(server) -> None:
         flush_due(server)
 
 
-async def serve_memcache(server, sock: _socket.socket) -> None:
+async def serve_memcache(server, sock: _socket.socket, pump: "net.Pump | None" = None) -> None:
     """Serve one memcached client until it closes, quits or breaks the framing."""
     try:
         sock.setblocking(False)
@@ -109,49 +133,160 @@ async def serve_memcache(server, sock: _socket.socket) -> None:
     mc = server.mc
     mc.conns[fd] = session
     mc.total_connections += 1
+    conn = McConnection(server, session, sock, pump)
     try:
-        await _serve(server, session, sock)
+        await conn.serve()
     except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
         pass
     except Exception:
         server.log.exception("memcached client %s: unexpected error", session.addr)
     finally:
         mc.conns.pop(fd, None)
-        trio.lowlevel.notify_closing(sock)
-        sock.close()
+        conn.close()
 
 
-async def _serve(server, session: McSession, sock: _socket.socket) -> None:
-    cfg = server.cfg
-    mc = server.mc
-    reader = MemcacheReader(cfg["memcache-max-item-size"])
-    out = bytearray()
-    while True:
+class McConnection:
+    """One memcached client: its reader and output buffer, the synchronous step the pump runs
+    (``pump_read``), and the task side that awaits what the pump hands over (``serve``)."""
+
+    __slots__ = ("server", "session", "sock", "fd", "pump", "mc", "reader", "out",
+                 "handoff", "wake", "error")
+
+    def __init__(self, server, session: McSession, sock: _socket.socket,
+                 pump: "net.Pump | None") -> None:
+        self.server = server
+        self.session = session
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.pump = pump
+        self.mc = server.mc
+        follow_config(server)
+        self.reader = MemcacheReader(self.mc.max_item_size)
+        self.out = bytearray()
+        self.handoff: str | None = None     # what the pump left for the task (Pump.hand_over)
+        self.wake = trio.Event()
+        self.error: BaseException | None = None
+
+    def close(self) -> None:
+        if self.pump is not None:
+            self.pump.remove(self)
+        trio.lowlevel.notify_closing(self.sock)
         try:
-            data = sock.recv(RECV_SIZE)
-        except BlockingIOError:
-            await trio.lowlevel.wait_readable(sock)
-            continue
-        except (ConnectionResetError, ConnectionAbortedError):
-            return
-        if not data:
-            return
+            self.sock.close()
+        except OSError:
+            pass
+
+    def feed(self, data: bytes) -> None:
+        """Bytes read from the client: counted, handed to the reader; a new read starts."""
+        session = self.session
+        mc = self.mc
         mc.bytes_read += len(data)
-        session.last_cmd = server.unixtime
-        reader.max_item_size = cfg["memcache-max-item-size"]   # CONFIG SET applies at once
+        session.last_cmd = self.server.unixtime
+        reader = self.reader
+        reader.max_item_size = mc.max_item_size      # CONFIG SET applies at once
         reader.feed(data)
         session.mark = 0
-        while run_batch(session, reader, out, FLUSH_AT):
-            await _send(mc, sock, out)     # a pipeline of large replies: send as we go
-            out.clear()
+
+    # -- the synchronous part (the pump) ----------------------------------------------------------
+    def pump_read(self) -> None:
+        """The socket is readable: read once, run what is complete, send. Never awaits; hands
+        the connection to its task for anything that must wait."""
+        try:
+            sock = self.sock
+            try:
+                data = sock.recv(RECV_SIZE)
+            except BlockingIOError:
+                return
+            except OSError:             # reset by the peer: as an EOF
+                data = b""
+            if not data:
+                self.pump.hand_over(self, CLOSE)
+                return
+            # self.feed(data), inline
+            session, out, mc, reader = self.session, self.out, self.mc, self.reader
+            mc.bytes_read += len(data)
+            session.last_cmd = self.server.unixtime
+            reader.max_item_size = mc.max_item_size
+            reader.feed(data)
             session.mark = 0
-        session.end_batch()
-        if out:
-            await _send(mc, sock, out)
-            out.clear()
-        if session.close:
+            if run_batch(session, reader, out, FLUSH_AT):
+                self.pump.hand_over(self, FLUSH)      # a pipeline of large replies
+                return
+            session.end_batch()
+            if out:
+                try:
+                    sent = sock.send(out)
+                except BlockingIOError:
+                    sent = 0
+                except OSError:         # the peer is gone: nothing more can be sent
+                    out.clear()
+                    self.pump.hand_over(self, CLOSE)
+                    return
+                mc.bytes_written += sent
+                if sent == len(out):
+                    out.clear()
+                else:
+                    del out[:sent]
+                    self.pump.hand_over(self, SEND)
+                    return
+            if session.close:
+                self.pump.hand_over(self, CLOSE)
+        except Exception as e:          # a bug must cost this connection, not the pump
+            self.error = e
+            self.pump.hand_over(self, ERROR)
+
+    # -- the awaiting part (the connection's task) ------------------------------------------------
+    async def serve(self) -> None:
+        pump = self.pump
+        if pump is None:
+            await self.serve_alone()
             return
-        await trio.lowlevel.checkpoint()   # a client that never stops sending must not starve others
+        while True:
+            if not await self.settle(await pump.lend(self)):
+                return
+
+    async def serve_alone(self) -> None:
+        """Without a pump: this task reads by itself."""
+        sock = self.sock
+        while True:
+            try:
+                data = sock.recv(RECV_SIZE)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+                continue
+            except (ConnectionResetError, ConnectionAbortedError):
+                return
+            if not data:
+                return
+            self.feed(data)
+            if not await self.settle(RUN):
+                return
+            await trio.lowlevel.checkpoint()   # a client that never stops sending must not starve others
+
+    async def settle(self, kind: str) -> bool:
+        """Finish the read ``kind`` says the pump left, awaiting the sends. False: close."""
+        if kind is CLOSE:
+            return False
+        if kind is ERROR:
+            error, self.error = self.error, None
+            raise error
+        session, out = self.session, self.out
+        if kind is not SEND:
+            more = kind is FLUSH or run_batch(session, self.reader, out, FLUSH_AT)
+            while more:
+                await self.send_out()       # a pipeline of large replies: send as we go
+                session.mark = 0
+                more = run_batch(session, self.reader, out, FLUSH_AT)
+            session.end_batch()
+        if out:
+            await self.send_out()
+        return not session.close
+
+    async def send_out(self) -> None:
+        """Send all of ``out`` (waiting for the socket as needed), then empty it."""
+        out = self.out
+        await _send(self.mc, self.sock, out)
+        out.clear()
 
 
 async def _send(mc, sock: _socket.socket, data: bytearray) -> None:
@@ -175,4 +310,5 @@ async def _send(mc, sock: _socket.socket, data: bytearray) -> None:
     mc.bytes_written += total
 
 
-__all__ = ["open_memcache_listeners", "memcache_accept_loop", "serve_memcache", "flush_timer"]
+__all__ = ["open_memcache_listeners", "memcache_accept_loop", "serve_memcache", "flush_timer",
+           "McConnection"]

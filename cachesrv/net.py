@@ -185,7 +185,7 @@ class Pump:
             del self.conns[conn.fd]
             try:
                 self.epoll.unregister(conn.fd)
-            except OSError:
+            except (OSError, ValueError):   # (ValueError: the pump has stopped, epoll closed)
                 pass
 
     def hand_over(self, conn, outcome) -> None:
@@ -643,7 +643,7 @@ async def run(server: Server, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
                 for ls in lsocks:
                     listeners.start_soon(accept_loop, server, ls, clients, pump)
                 for ls in mc_socks:
-                    listeners.start_soon(mcnet.memcache_accept_loop, server, ls, clients)
+                    listeners.start_soon(mcnet.memcache_accept_loop, server, ls, clients, pump)
                 server.log.notice("Running mode=standalone, port=%d.", server.tcp_port)
                 server.log.notice("Server initialized")
                 server.log.notice("Ready to accept connections tcp")

@@ -4,7 +4,10 @@ Theory of operation
 -------------------
 * ``protocols/memcache.py`` frames the stream (lines, data blocks, swallowed blocks) and hands
   over ``Request`` and ``ClientError`` events; ``execute_memcache(session, event)`` runs one and
-  returns the complete reply bytes (``b""`` for noreply / quiet mode). Everything here is
+  returns the complete reply bytes (``b""`` for noreply / quiet mode). ``run_batch`` runs every
+  complete request of a read (execute_memcache's body inline) and appends the replies to the
+  connection's output; single-key ``get`` and a plain ``set`` have inline fast paths that count
+  and answer exactly as the general ones (``_retrieve``, ``_do_store``). Everything here is
   synchronous: a command is atomic, as under Redis's single thread.
 * The specification is memcached 1.6.18 (Debian's build), byte for byte: reply words, error
   texts, the order in which arguments are checked, which errors ``noreply`` hides, and the
@@ -76,9 +79,9 @@ from bisect import bisect_left
 from typing import Any
 
 from protocols.memcache import (
-    KEY_MAX_LENGTH, META_MAX_TOKENS, NEED_DATA, ULLONG_MAX, ClientError, MemcacheReader,
-    MetaFlags, Request, b64decode, b64encode, item_size, ntokens, parse_meta_flags, safe_strtol,
-    safe_strtoul, safe_strtoull,
+    FLAGS_SIZE, ITEM_OVERHEAD, KEY_MAX_LENGTH, META_MAX_TOKENS, NEED_DATA, ULLONG_MAX, ClientError,
+    MemcacheReader, MetaFlags, Request, b64decode, b64encode, item_size, ntokens, parse_meta_flags,
+    safe_strtol, safe_strtoul, safe_strtoull,
 )
 
 from ..store.keyspace import (
@@ -173,6 +176,8 @@ class McStats:
         self.flush_at_ms = 0          # a delayed flush_all's time (0: none pending)
         self.flushed: set[bytes] = set()
         self.wake_flush_timer = None  # set by the trio side: called when flush_at_ms changes
+        self.max_item_size = 1 << 20  # memcache-max-item-size, kept current by follow_config
+        self.config_followed = False
         self.reset()
 
     def reset(self) -> None:
@@ -189,6 +194,22 @@ class McStats:
 
     def total(self, index: int) -> int:
         return sum(row[index] for row in self.slab.values())
+
+
+def follow_config(server: Any) -> None:
+    """Keep ``server.mc.max_item_size`` equal to ``memcache-max-item-size`` (CONFIG SET applies
+    at once; connections read the attribute once per read, cheaper than the config lookup).
+    Registers once per server."""
+    mc = server.mc
+    if mc.config_followed:
+        return
+    mc.config_followed = True
+    mc.max_item_size = server.cfg["memcache-max-item-size"]
+
+    def changed(name: str, old: Any, new: Any) -> None:
+        mc.max_item_size = new
+
+    server.cfg.on_change("memcache-max-item-size", changed)
 
 
 class McSession:
@@ -217,7 +238,8 @@ class McSession:
 
     def end_batch(self) -> None:
         """The read is used up: memcached sends everything and starts a new event."""
-        self.refs.clear()
+        if self.refs:
+            self.refs.clear()
         self.left = REQS_PER_EVENT
         if self.flushed:
             # memcached's LRU maintainer reclaims flushed items in the background right away;
@@ -226,7 +248,8 @@ class McSession:
             self.server.mc.flushed.clear()
 
     def flush_point(self) -> None:
-        self.refs.clear()
+        if self.refs:
+            self.refs.clear()
         self.boundary = True
 
 
@@ -260,11 +283,27 @@ def run_batch(session: McSession, reader: MemcacheReader, out: bytearray, flush_
     clears it, resets ``session.mark`` and calls again); False when the reader needs more data
     or the connection must close (``session.close``)."""
     next_event = reader.next_event
+    server = session.server
+    mc = server.mc
+    handlers = _HANDLERS
     while True:
         event = next_event()
         if event is NEED_DATA:
             return False
-        reply = execute_memcache(session, event)
+        # execute_memcache's body, inline (this loop runs once per request)
+        if mc.flush_at_ms and server.clock.now_ms() >= mc.flush_at_ms:
+            flush_due(server)
+        if type(event) is Request:
+            handler = handlers.get(event.command)
+            reply = ERROR if handler is None else handler(session, event)
+        else:
+            reply = _framing_error(session, event)
+        left = session.left - 1
+        if left < 0:                  # memcached yields here, flushing its responses
+            left = REQS_PER_EVENT - 1
+            mc.conn_yields += 1
+            session.flush_point()
+        session.left = left
         if session.cull:
             del out[session.mark:]     # memcached drops the responses it had not sent yet
             session.cull = False
@@ -555,8 +594,93 @@ def _retrieve(s: McSession, req: Request, return_cas: bool, touch: bool) -> byte
     return b"".join(out)
 
 
+def _get_many(s: McSession, keys: tuple[bytes, ...]) -> bytes:
+    """``get`` with any number of keys: _retrieve's work for a plain get, with the counters
+    kept in locals and the per-class counting inline (a multi-get runs this per key)."""
+    if not keys:
+        return ERROR                             # WANT_TOKENS_MIN(ntokens, 3)
+    server = s.server
+    mc = server.mc
+    ks = server.ks
+    read = ks.dbs[0].mc_read
+    slab = mc.slab
+    out = []
+    append = out.append
+    misses = 0
+    last = row = None
+    for i, key in enumerate(keys):
+        nkey = len(key)
+        if nkey > KEY_MAX_LENGTH:
+            s.cull = True                        # memcached drops its unsent responses
+            _count_gets(mc, ks, i - misses, misses)
+            return BAD_FORMAT
+        value, word = read(key)
+        t = type(value)
+        if t is bytes or t is bytearray:
+            flags = word & MC_FLAGS_MASK
+            n = len(value)
+            append(b"VALUE %s %d %d\r\n%s\r\n" % (key, flags, n, value))
+            size = ITEM_OVERHEAD + nkey + n + (FLAGS_SIZE if flags else 0)     # item_size
+            clsid = _SMALL_CLASSES[size] if size < _SMALL_CLASSES_LEN else slab_class(size)
+            if clsid != last:
+                last = clsid
+                row = slab.get(clsid)
+                if row is None:
+                    row = slab[clsid] = [0] * len(_SLAB_FIELDS)
+            row[S_GET_HITS] += 1
+        else:
+            if value is None:
+                if mc.flushed:
+                    _count_flushed(s, key)
+            elif value is MC_EXPIRED:
+                mc.get_expired += 1
+            misses += 1
+    _count_gets(mc, ks, len(keys) - misses, misses)
+    append(END)
+    s.flush_point()                              # memcached writes a get's answer at once
+    return b"".join(out)
+
+
+def _count_gets(mc: McStats, ks: Any, hits: int, misses: int) -> None:
+    mc.cmd_get += hits + misses
+    mc.get_misses += misses
+    ks.hits += hits
+    ks.misses += misses
+
+
 def cmd_get(s: McSession, req: Request) -> bytes:
-    return _retrieve(s, req, False, False)
+    args = req.args
+    if len(args) != 1 or len(args[0]) > KEY_MAX_LENGTH:
+        return _get_many(s, args)
+    # One key, the usual get: _retrieve's work for it, without its loop and calls.
+    key = args[0]
+    server = s.server
+    ks = server.ks
+    value, word = ks.dbs[0].mc_read(key)
+    mc = server.mc
+    mc.cmd_get += 1
+    if s.refs:                                   # (flush_point: memcached writes a get's
+        s.refs.clear()                           # answer at once)
+    s.boundary = True
+    t = type(value)
+    if t is bytes or t is bytearray:
+        flags = word & MC_FLAGS_MASK
+        n = len(value)
+        size = ITEM_OVERHEAD + len(key) + n + (FLAGS_SIZE if flags else 0)     # item_size
+        row = mc.slab.get(_SMALL_CLASSES[size] if size < _SMALL_CLASSES_LEN else slab_class(size))
+        if row is None:
+            row = mc.slab[slab_class(size)] = [0] * len(_SLAB_FIELDS)
+        row[S_GET_HITS] += 1
+        ks.hits += 1
+        return b"VALUE %s %d %d\r\n%s\r\nEND\r\n" % (key, flags, n, value)
+    if value is None:
+        if mc.flushed:
+            _count_flushed(s, key)
+    elif value is MC_EXPIRED:
+        mc.get_expired += 1
+    mc.get_misses += 1
+    ks.misses += 1
+    return END
 
 
 def cmd_gets(s: McSession, req: Request) -> bytes:
@@ -576,9 +700,37 @@ def cmd_gats(s: McSession, req: Request) -> bytes:
 # ---------------------------------------------------------------------------
 
 def cmd_store(s: McSession, req: Request) -> bytes:
+    header = req.header
+    data = req.data
+    if req.command == b"set" and header is not None and data is not None:
+        # A set from the reader: _do_store's work for SET, without its calls. The old value is
+        # looked up only for what memcached's do_item_get counts (get_expired, get_flushed);
+        # a set replaces whatever was there.
+        flags, exptime, _, noreply = header
+        key = req.args[0]
+        server = s.server
+        mc = server.mc
+        size = ITEM_OVERHEAD + len(key) + len(data) + (FLAGS_SIZE if flags else 0)   # item_size
+        row = mc.slab.get(_SMALL_CLASSES[size] if size < _SMALL_CLASSES_LEN else slab_class(size))
+        if row is None:
+            row = mc.slab[slab_class(size)] = [0] * len(_SLAB_FIELDS)
+        row[S_CMD_SET] += 1
+        when = expiry_ms(s, exptime) if exptime else None
+        ks = server.ks
+        db = ks.dbs[0]
+        old, _ = db.mc_read(key, False)
+        if old is None:
+            if mc.flushed:
+                _count_flushed(s, key)
+        elif old is MC_EXPIRED:
+            mc.get_expired += 1
+        db.mc_set(key, data, when, flags, ks.mc_next_cas(), b"set")       # _link
+        mc.total_items += 1
+        if mc.flushed:
+            mc.flushed.discard(key)
+        return b"" if noreply else b"STORED\r\n"
     args = req.args
     comm = _CLASSIC_MODES[req.command]
-    header = req.header
     if header is None:                    # built by hand, not by the reader
         header = (safe_strtoul(args[1]), safe_strtol(args[2]),
                   safe_strtoull(args[4]) if comm == CAS else 0, args[-1] == b"noreply")
@@ -586,7 +738,6 @@ def cmd_store(s: McSession, req: Request) -> bytes:
     key = args[0]
     mc = s.server.mc
     db = _db(s)
-    data = req.data
     if data is None:
         mc.store_too_large += 1
         if comm == SET:
