@@ -358,17 +358,7 @@ def _lookup_word(s: McSession, db: Database, key: bytes) -> tuple[Any, int]:
 def _lookup(s: McSession, db: Database, key: bytes) -> Any:
     """memcached's do_item_get: the stored value or None, counting get_expired / get_flushed
     for a key found expired or removed by flush_all (memcached finds those still in its table)."""
-    value = db.mc_lookup(key)
-    if value is None:
-        flushed = s.server.mc.flushed
-        if flushed and key in flushed:
-            flushed.discard(key)
-            s.server.mc.get_flushed += 1
-        return None
-    if value is MC_EXPIRED:
-        s.server.mc.get_expired += 1
-        return None
-    return value
+    return _lookup_word(s, db, key)[0]
 
 
 def expiry_ms(s: McSession, exptime: int) -> int | None:

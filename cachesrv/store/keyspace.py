@@ -526,20 +526,7 @@ class Database:
         access (``mc_bump`` does, after the command read the old access time), or None, or
         ``MC_EXPIRED`` when the key was there but its time had passed: it is expired now, as
         ``get`` would (memcached counts such lookups in get_expired)."""
-        slot = hash(key) & 0x3FFF
-        d = self.slots[slot]
-        if d is None:
-            return None
-        value = d.get(key)
-        if value is None:
-            return None
-        shard = self.shards[slot >> _SHARD_SHIFT]
-        exp = shard.expires
-        if exp and key in exp and exp[key] < self.ks.clock.now_ms():
-            if not self.ks.role_replica:
-                self._expire_now(key, slot, d, shard)
-            return MC_EXPIRED
-        return value
+        return self.mc_read(key, False)[0]
 
     def mc_read(self, key: bytes, bump: bool = True) -> tuple[Any, int]:
         """A memcached read in one lookup: (value or None or MC_EXPIRED, the key's memcached
