@@ -6,7 +6,11 @@ are compared byte for byte; only times are compared with a tolerance of two seco
 me's exp=: memcached's clock ticks once a second and its absolute times go through its start
 time), as the two read their clocks at slightly different moments, and the last-access
 times (mg l, me la=) not at all: memcached refreshes an item's access time at most once a minute,
-cachesrv's LRU clock on every access. memcached runs with ``lru mode flat`` (see ``servers``).
+cachesrv's LRU clock on every access. memcached runs with ``lru mode flat`` (see ``Pair``).
+memcached answers each batch first and its answer says how much to read from cachesrv (no idle
+timeout cuts a late answer short on a busy machine). A seed whose replies differ is run again,
+with the same history, on a fresh pair: memcached's own `ma` answers depend on timing now and
+then, a real difference repeats.
 Seeded random sequences of pipelined batches mix every classic and meta command with malformed
 lines, bad data chunks, oversized values, noreply and quiet mode; scripted cases cover split
 writes, long lines that close the connection and the per-read windows memcached's answers depend
@@ -25,6 +29,7 @@ import random
 import re
 import socket
 import time
+import warnings
 
 import pytest
 
@@ -32,23 +37,44 @@ from tests.interop.test_memcache_clients import start_memcache_server, start_mem
 from tests.conftest import stop
 
 
+class Pair:
+    """memcached and cachesrv, started fresh; ``pair[0]``/``pair[1]`` are their ports."""
+
+    def __init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        self.proc, mc_port = start_memcached()
+        # Segmented LRU (memcached's default) bumps a re-read item from a background thread that
+        # holds a reference meanwhile, so whether the next incr/decr works in place (padding "99 ")
+        # depends on timing. Flat mode bumps synchronously: deterministic, and what cachesrv does.
+        with socket.create_connection(("127.0.0.1", mc_port), timeout=10) as s:
+            s.sendall(b"lru mode flat\r\n")
+            assert s.recv(100) == b"OK\r\n"
+        self.ours = start_memcache_server()
+        self.ports = (mc_port, self.ours.mc_port)
+
+    def stop(self) -> None:
+        self.ours.stop()
+        stop(self.proc)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __getitem__(self, i: int) -> int:
+        return self.ports[i]
+
+
 @pytest.fixture(scope="module")
 def servers():
-    proc, mc_port = start_memcached()
-    # Segmented LRU (memcached's default) bumps a re-read item from a background thread that
-    # holds a reference meanwhile, so whether the next incr/decr works in place (padding "99 ")
-    # depends on timing. Flat mode bumps synchronously: deterministic, and what cachesrv does.
-    with socket.create_connection(("127.0.0.1", mc_port), timeout=10) as s:
-        s.sendall(b"lru mode flat\r\n")
-        assert s.recv(100) == b"OK\r\n"
-    ours = start_memcache_server()
-    yield mc_port, ours.mc_port
-    ours.stop()
-    stop(proc)
+    pair = Pair()
+    yield pair
+    pair.stop()
 
 
 class Wire:
-    """One raw connection; ``exchange`` sends a batch ending in ``mn`` and reads to its MN."""
+    """One raw connection; ``exchange`` sends a batch ending in ``mn`` and reads its replies."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -59,9 +85,15 @@ class Wire:
             self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         return self.sock
 
-    def exchange(self, chunks: list[bytes], mns: int, idle: float = 0.5) -> tuple[bytes, bool]:
+    def exchange(self, chunks: list[bytes], mns: int, idle: float = 2.0,
+                 like: tuple[bytes, bool] | None = None) -> tuple[bytes, bool]:
         """Send the chunks; read until ``mns`` MN lines arrived, the server closed, or it was
-        silent for ``idle`` seconds. Returns (bytes, closed)."""
+        silent for ``idle`` seconds. Returns (bytes, closed).
+
+        With ``like`` (another server's answer to the same chunks) read until as many lines
+        arrived as that answer has, or the server closed if that one did, allowing up to 10
+        seconds: the machines are shared, and a process can stall for most of a second, so an
+        idle timeout alone would cut a late answer short and shift every later comparison."""
         sock = self._connect()
         for i, chunk in enumerate(chunks):
             if i:
@@ -70,11 +102,21 @@ class Wire:
                 sock.sendall(chunk)
             except OSError:
                 break
+        if like is None:
+            def more(out: bytes) -> bool:
+                return out.count(b"MN\r\n") < mns
+        else:
+            lines = like[0].count(b"\r\n")
+            deadline = time.monotonic() + 10
+
+            def more(out: bytes) -> bool:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                return like[1] or out.count(b"\r\n") < lines
         out = b""
         sock.settimeout(idle)
         closed = False
         try:
-            while out.count(b"MN\r\n") < mns:
+            while more(out):
                 data = sock.recv(1 << 20)
                 if not data:
                     closed = True
@@ -127,16 +169,26 @@ def same(a: bytes, b: bytes) -> bool:
     return True
 
 
+def mn_lines(stream: bytes) -> int:
+    """How many ``mn`` command lines a stream holds (not counting values that end in "mn")."""
+    return stream.split(b"\r\n").count(b"mn")
+
+
 def run_script(servers, batches: list[list[bytes]], mns: list[int] | None = None) -> list:
-    """Send each batch (a list of chunks) to both servers; return the mismatches."""
+    """Send each batch (a list of chunks) to both servers; return the mismatches.
+
+    memcached answers first, and its answer says how much to read from cachesrv. A final ``mn``
+    on a connection still open shows up anything cachesrv sent beyond memcached's answer."""
     wires = [Wire(servers[0]), Wire(servers[1])]
     bad = []
     try:
-        for i, chunks in enumerate(batches):
-            n = mns[i] if mns else b"".join(chunks).count(b"mn\r\n")
-            got = [w.exchange(chunks, n) for w in wires]
+        for i, chunks in enumerate([*batches, [b"mn\r\n"]]):
+            n = mns[i] if mns and i < len(mns) else mn_lines(b"".join(chunks))
+            ref = wires[0].exchange(chunks, n)
+            got = (ref, wires[1].exchange(chunks, n, like=ref))
             if not (same(got[0][0], got[1][0]) and got[0][1] == got[1][1]):
                 bad.append((b"".join(chunks)[:400], got[0], got[1]))
+                break           # what follows would differ only because this did
     finally:
         for w in wires:
             w.close()
@@ -305,11 +357,12 @@ class Gen:
         return self.meta()
 
     def batch(self) -> bytes:
-        return b"".join(self.command() for _ in range(self.r.randint(1, 12))) + b"mn\r\n"
+        body = b"".join(self.command() for _ in range(self.r.randint(1, 12)))
+        # after a bad data chunk memcached skips the rest of the line: let the batch's mn live
+        return body + (b"\r\nmn\r\n" if body.endswith(b"XY") else b"mn\r\n")
 
 
-@pytest.mark.parametrize("seed", range(100))
-def test_random_sequences(servers, seed):
+def seed_batches(seed: int) -> list[list[bytes]]:
     gen = Gen(random.Random(seed))
     batches = []
     for _ in range(25):
@@ -318,8 +371,23 @@ def test_random_sequences(servers, seed):
         if gen.r.random() < 0.03:
             batch += b"quit\r\n"
         batches.append([batch])
-    bad = run_script(servers, batches)
-    assert not bad, bad[:3]
+    return batches
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_random_sequences(servers, seed):
+    bad = run_script(servers, seed_batches(seed))
+    if bad:
+        # memcached itself is not always deterministic: now and then (about one run in 40 of
+        # seeds 0-22 with pauses between batches, memcached alone) its `ma` calls a numeric item
+        # non-numeric, depending on when its one-second clock ticks. So a difference is checked
+        # again on a fresh pair given the same history: a real difference repeats.
+        servers.restart()
+        for earlier in range(seed):
+            run_script(servers, seed_batches(earlier))
+        again = run_script(servers, seed_batches(seed))
+        assert not again, (bad[:1], again[:3])
+        warnings.warn(f"seed {seed}: one run differed and did not repeat: {bad[0]!r}")
     assert stable_stats(servers[0]) == stable_stats(servers[1])
 
 
@@ -356,5 +424,5 @@ SCRIPTS = {
 @pytest.mark.parametrize("name", list(SCRIPTS))
 def test_scripts(servers, name):
     chunks = SCRIPTS[name][0]
-    bad = run_script(servers, [chunks], [b"".join(chunks).count(b"mn\r\n")])
+    bad = run_script(servers, [chunks], [mn_lines(b"".join(chunks))])
     assert not bad, bad
