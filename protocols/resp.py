@@ -483,15 +483,31 @@ class RespReader:
         check of the lot; otherwise commands come one at a time, so that limits which change
         with a command (AUTH, RESET) apply to the next one as in Redis. Raises as
         ``next_command``, only after the commands before the error have been returned."""
-        if self._fast and self._chunk is not None and not self._clean and not self._returned:
+        if self._fast and self._clean:
+            # What was returned ended exactly at the chunk's end: hiredis is empty.
+            self._chunk = None
+            self._clean = False
+            self._returned = []
+            self._qb_prefix = 0
+            return _NO_COMMANDS
+        if self._fast and self._chunk is not None and not self._returned:
             try:
-                cmds = _list(_iter(self._gets, _NOT_ENOUGH))
+                cmd = self._gets()
+                if cmd is _NOT_ENOUGH:
+                    cmds = None
+                elif cmd.__class__ is list and not self._has_data():
+                    cmds = [cmd]    # one command used up the chunk: the usual unpipelined read
+                else:
+                    cmds = [cmd, *_iter(self._gets, _NOT_ENOUGH)]
             except Exception:   # hiredis.ProtocolError: the reference parser restarts at the
                 cmds = None     # chunk's start (nothing was returned from it) and explains
             if cmds:
                 try:
                     # Plain commands only: lists, not empty, of bytes (the join refuses the rest).
-                    plain = _set(map(type, cmds)) == _LIST_ONLY and all(cmds) and _join(_chain(cmds))
+                    if len(cmds) == 1:
+                        plain = cmd.__class__ is list and len(cmd) > 0 and _join(cmd)
+                    else:
+                        plain = _set(map(type, cmds)) == _LIST_ONLY and all(cmds) and _join(_chain(cmds))
                 except TypeError:
                     plain = False
                 if plain is False:
