@@ -377,6 +377,23 @@ def _wire_size(cmds: list) -> int:
             + len(repr(lens)) + 3 * len(lens) + sum(lens))  # sum of 5 + digits(L) + L
 
 
+def _ends_clean(chunk: bytes, cmds: list) -> bool:
+    """hiredis returned ``cmds`` from a trusted ``chunk`` and holds no unread byte: did it stop at
+    the end of the last command, or inside the start of one more element?
+
+    What it can hold of one more element: an aggregate header (``*`` ``%`` ``>``: exactly one ``*``
+    per command and no ``%`` or ``>`` rule that out), a type byte with part of its line (then the
+    chunk does not end with CRLF), or the whole header line of a bulk or blob error (``$N``,
+    ``!N``) awaiting its payload. The chunk's last line is the last argument's payload when the
+    chunk ends with LF + that argument + CRLF, and when the argument holds no ``$`` or ``!`` that
+    line is no such header. Anything else is settled by the exact size of the commands."""
+    last = cmds[-1][-1]
+    if (chunk.count(42) == len(cmds) and 37 not in chunk and 62 not in chunk
+            and 36 not in last and 33 not in last and chunk.endswith(b"\n" + last + b"\r\n")):
+        return True
+    return _wire_size(cmds) == len(chunk)
+
+
 class RespReader:
     """Incremental parser of client requests (see the module docstring).
 
@@ -513,14 +530,8 @@ class RespReader:
                 if plain is False:
                     return self._good_prefix(cmds)
                 self._returned = cmds
-                if not self._has_data():
-                    # hiredis used up the chunk: at the end of the last command, or holding the
-                    # header of one more. A header needs an aggregate type byte (* % >), so when
-                    # the chunk holds no % or > and exactly one * per command, it ended clean.
-                    chunk = self._chunk
-                    if (chunk.count(42) == len(cmds) and 37 not in chunk and 62 not in chunk) \
-                            or _wire_size(cmds) == len(chunk):
-                        self._clean = True
+                if not self._has_data() and _ends_clean(self._chunk, cmds):
+                    self._clean = True
                 return cmds
         cmd = self.next_command()
         return _NO_COMMANDS if cmd is NEED_DATA else [cmd]

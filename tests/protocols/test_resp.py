@@ -84,6 +84,11 @@ VALID = [
     (b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n", [[b"PING"]]),
     (b"*-5\r\nPING\r\n", [[b"PING"]]),
     (b"*-9223372036854775808\r\nPING\r\n", [[b"PING"]]),
+    # a read that ends inside the header of one more element is not a clean end, even when its
+    # last line looks like the last argument (a trusted read must not be taken as finished)
+    (b"*1\r\n$4\r\nPING\r\n$*1\r\n$4\r\nPING\r\n", [[b"PING"], [b"$*1"], [b"$4"], [b"PING"]]),
+    (b"*1\r\n$2\r\n$2\r\n$2\r\nab\r\n", [[b"$2"], [b"$2"], [b"ab"]]),
+    (b"*1\r\n$2\r\n!2\r\n!2\r\nab\r\n", [[b"!2"], [b"!2"], [b"ab"]]),
     # Redis skips one byte after the \r of a header and two after a payload, unchecked
     (b"*1\rX$4\r\nPINGxx", [[b"PING"]]),
     (b"*2\r\n$4\r\nECHO\r\n$3\r\nabcXY", [[b"ECHO", b"abc"]]),
