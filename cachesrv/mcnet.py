@@ -214,26 +214,40 @@ class McConnection:
                 return
             session.end_batch()
             if out:
-                try:
-                    sent = sock.send(out)
-                except BlockingIOError:
-                    sent = 0
-                except OSError:         # the peer is gone: nothing more can be sent
-                    out.clear()
-                    self.pump.hand_over(self, CLOSE)
+                if not session.close and len(out) < net.DEFER_WRITE_MAX:
+                    self.pump.writes.append(self)       # sent at the end of the pump's round
                     return
-                mc.bytes_written += sent
-                if sent == len(out):
-                    out.clear()
-                else:
-                    del out[:sent]
-                    self.pump.hand_over(self, SEND)
+                if not self.pump_write():
                     return
             if session.close:
                 self.pump.hand_over(self, CLOSE)
         except Exception as e:          # a bug must cost this connection, not the pump
             self.error = e
             self.pump.hand_over(self, ERROR)
+
+    def pump_write(self) -> bool:
+        """Send what ``out`` holds; False when the connection was handed to its task (a partial
+        send, a peer that is gone)."""
+        out = self.out
+        try:
+            sent = self.sock.send(out)
+        except BlockingIOError:
+            sent = 0
+        except OSError:                 # the peer is gone: nothing more can be sent
+            out.clear()
+            self.pump.hand_over(self, CLOSE)
+            return False
+        except Exception as e:          # a bug must cost this connection, not the pump
+            self.error = e
+            self.pump.hand_over(self, ERROR)
+            return False
+        self.mc.bytes_written += sent
+        if sent == len(out):
+            out.clear()
+            return True
+        del out[:sent]
+        self.pump.hand_over(self, SEND)
+        return False
 
     # -- the awaiting part (the connection's task) ------------------------------------------------
     async def serve(self) -> None:
