@@ -62,8 +62,9 @@ time is attributable to it.  Two departures from ``-t``:
   not the request rate, is the cost.  The JSON output records the exact -n of
   every invocation (``runs[].requests``).
 
--n (``--requests``) is per pipeline depth: ``20000,200000`` (the default) is
-20000 requests at -P 1 and 200000 at -P 16; a single number applies to all
+-n (``--requests``) is per pipeline depth: ``50000,1000000`` (the default) is
+50000 requests at -P 1 and 1000000 at -P 16 (a second or more each: shorter runs
+were at the mercy of every hiccup of a shared machine); a single number applies to all
 depths.  Every invocation is bounded by its -n and by ``--timeout`` seconds;
 the whole run stops starting new invocations after ``--max-seconds`` and
 reports what it has.  Servers are stopped by PID (terminate, wait, kill).
@@ -149,7 +150,7 @@ GROUPS = {
 }
 DEFAULT_TARGETS = "set@1=0.5,get@1=0.5,set@16=0.4,get@16=0.4"
 QUICK_REQUESTS = "2000,10000"
-DEFAULT_REQUESTS = "20000,200000"
+DEFAULT_REQUESTS = "50000,1000000"
 CHECK_REQUESTS = 200
 
 
