@@ -80,7 +80,7 @@ from typing import Any
 
 from protocols.memcache import (
     FLAGS_SIZE, ITEM_OVERHEAD, KEY_MAX_LENGTH, META_MAX_TOKENS, NEED_DATA, ULLONG_MAX, ClientError,
-    MemcacheReader, MetaFlags, Request, b64decode, b64encode, item_size, ntokens, parse_meta_flags,
+    MemcacheReader, Request, b64decode, b64encode, item_size, ntokens, parse_meta_flags,
     safe_strtol, safe_strtoul, safe_strtoull,
 )
 
@@ -749,18 +749,28 @@ def _drop_string(s: McSession, db: Database, key: bytes) -> None:
 # touch delete incr decr
 # ---------------------------------------------------------------------------
 
-def cmd_touch(s: McSession, req: Request) -> bytes:
+def _key_and_number(req: Request, parse, bad_number: bytes):
+    """touch, incr and decr: ``<command> <key> <number> [noreply]``, checked in memcached's
+    order (token count, key length, number). Returns (key, number, noreply, None), or a reply
+    to give instead as the last item (b"" under noreply)."""
     args = req.args
     nt = ntokens(len(args))
     if nt != 4 and nt != 5:
-        return ERROR
+        return None, None, False, ERROR
     noreply = args[nt - 3] == b"noreply"
     key = args[0]
     if len(key) > KEY_MAX_LENGTH:
-        return b"" if noreply else BAD_FORMAT
-    exptime = safe_strtol(args[1])
-    if exptime is None:
-        return b"" if noreply else BAD_EXPTIME
+        return None, None, noreply, b"" if noreply else BAD_FORMAT
+    number = parse(args[1])
+    if number is None:
+        return None, None, noreply, b"" if noreply else bad_number
+    return key, number, noreply, None
+
+
+def cmd_touch(s: McSession, req: Request) -> bytes:
+    key, exptime, noreply, refused = _key_and_number(req, safe_strtol, BAD_EXPTIME)
+    if refused is not None:
+        return refused
     mc = s.server.mc
     db = _db(s)
     value = _lookup(s, db, key)
@@ -811,17 +821,9 @@ def _count_delete(s: McSession, db: Database, key: bytes, value: Any) -> None:
 
 
 def _arith(s: McSession, req: Request, incr: bool) -> bytes:
-    args = req.args
-    nt = ntokens(len(args))
-    if nt != 4 and nt != 5:
-        return ERROR
-    noreply = args[nt - 3] == b"noreply"
-    key = args[0]
-    if len(key) > KEY_MAX_LENGTH:
-        return b"" if noreply else BAD_FORMAT
-    delta = safe_strtoull(args[1])
-    if delta is None:
-        return b"" if noreply else BAD_DELTA
+    key, delta, noreply, refused = _key_and_number(req, safe_strtoull, BAD_DELTA)
+    if refused is not None:
+        return refused
     outcome, digits, _ = _add_delta(s, _db(s), key, incr, delta)
     if outcome == DELTA_OK:
         return b"" if noreply else digits + CRLF
