@@ -896,7 +896,9 @@ def _debug_object(ctx, argv):
         raise CommandError(NO_SUCH_KEY)
     idle = db.idle_seconds(key)
     lru = (ctx.ks.lru_clock - idle) & 0xFFFFFF
-    return (f"Value at:{hex(id(value))} refcount:{_refcount(ctx, value)} encoding:{_encoding(value)} "
+    not_int = db.not_int(key)
+    return (f"Value at:{hex(id(value))} refcount:{_refcount(ctx, value, not_int)} "
+            f"encoding:{_encoding(value, not_int)} "
             f"serializedlength:{_serialized_length(ctx, value)} lru:{lru} lru_seconds_idle:{idle}")
 
 

@@ -138,8 +138,8 @@ def _rename(ctx, argv: list[bytes], nx: bool):
         return 0 if nx else "OK"
     if db.get(dst) is not None and nx:
         return 0
-    expire_ms, stamp = db.ttl_ms(src), db.access_stamp(src)
-    db.put(dst, db.pop_value(src), expire_ms, stamp)
+    expire_ms, stamp, not_int = db.ttl_ms(src), db.access_stamp(src), db.not_int(src)
+    db.put(dst, db.pop_value(src), expire_ms, stamp, not_int)
     _signal_pair(db, src, b"rename_from", db, dst, b"rename_to")
     return 1 if nx else "OK"
 
@@ -166,7 +166,8 @@ def move(ctx, argv):
     expire_ms, stamp = src_db.ttl_ms(key), src_db.access_stamp(key)
     if dst_db.get(key) is not None:
         return 0
-    dst_db.put(key, src_db.pop_value(key), expire_ms, stamp)
+    not_int = src_db.not_int(key)
+    dst_db.put(key, src_db.pop_value(key), expire_ms, stamp, not_int)
     _signal_pair(src_db, key, b"move_from", dst_db, key, b"move_to")
     return 1
 
@@ -195,7 +196,7 @@ def copy(ctx, argv):
     expire_ms = src_db.ttl_ms(src)
     if dst_db.get(dst) is not None and not replace:
         return 0
-    dst_db.put(dst, _copy_value(value), expire_ms)
+    dst_db.put(dst, _copy_value(value), expire_ms, None, src_db.not_int(src))
     dst_db.touched(dst, b"copy_to")
     return 1
 
@@ -348,21 +349,22 @@ def _lfu_policy(ctx) -> bool:
     return ks.lfu
 
 
-def string_encoding(value: bytes | bytearray) -> str:
+def string_encoding(value: bytes | bytearray, not_int: bool = False) -> str:
     """Redis's encoding of a string value: "int" for an integer in canonical form that fits a
     long (string2l, at most 20 bytes), "embstr" up to 44 bytes, "raw" above, and "raw" for a
-    string modified in place (a bytearray here), as APPEND and SETRANGE leave it."""
+    string modified in place (a bytearray here), as APPEND and SETRANGE leave it. ``not_int``:
+    a string Redis never int-encoded (INCRBYFLOAT's result, ``Database.not_int``)."""
     if type(value) is bytearray:
         return "raw"
-    if len(value) <= 20 and to_int(value) is not None:
+    if not not_int and len(value) <= 20 and to_int(value) is not None:
         return "int"
     return "embstr" if len(value) <= EMBSTR_SIZE_LIMIT else "raw"
 
 
-def _encoding(value) -> str:
+def _encoding(value, not_int: bool = False) -> str:
     t = type(value)
     if t is bytes or t is bytearray:
-        return string_encoding(value)
+        return string_encoding(value, not_int)
     return value.encoding
 
 
@@ -375,8 +377,8 @@ def _shares_integers(ctx) -> bool:
     return "lru" not in policy and "lfu" not in policy
 
 
-def _refcount(ctx, value) -> int:
-    if type(value) is bytes and len(value) <= 4 and _shares_integers(ctx):
+def _refcount(ctx, value, not_int: bool = False) -> int:
+    if type(value) is bytes and len(value) <= 4 and not not_int and _shares_integers(ctx):
         n = to_int(value)
         if n is not None and 0 <= n < SHARED_INTEGERS:
             return SHARED_REFCOUNT
@@ -390,14 +392,16 @@ def object_help(ctx, argv):
 
 def object_encoding(ctx, argv):
     """OBJECT ENCODING key"""
-    value = ctx.db.read_notouch(argv[2])
-    return None if value is None else _encoding(value).encode()
+    key = argv[2]
+    value = ctx.db.read_notouch(key)
+    return None if value is None else _encoding(value, ctx.db.not_int(key)).encode()
 
 
 def object_refcount(ctx, argv):
     """OBJECT REFCOUNT key"""
-    value = ctx.db.read_notouch(argv[2])
-    return None if value is None else _refcount(ctx, value)
+    key = argv[2]
+    value = ctx.db.read_notouch(key)
+    return None if value is None else _refcount(ctx, value, ctx.db.not_int(key))
 
 
 def object_idletime(ctx, argv):

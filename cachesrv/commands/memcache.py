@@ -85,7 +85,7 @@ from protocols.memcache import (
 )
 
 from ..store.keyspace import (
-    MC_EXPIRED, MC_FETCHED, MC_FLAGS_MASK, MC_KEY_BINARY, MC_STALE, MC_TOKEN_SENT, Database,
+    MC_EXPIRED, MC_FETCHED, MC_FLAGS_MASK, MC_KEY_BINARY, MC_STALE, MC_TOKEN_SENT, STR_NOT_INT, Database,
 )
 
 MEMCACHED_VERSION = b"1.6.18"
@@ -421,7 +421,7 @@ def _replace_in_place(s: McSession, db: Database, key: bytes, value: bytes, word
     db.replace_value(key, value)
     db.touched(key, event)
     db.mc_bump(key)
-    db.mc_set_word(key, word)
+    db.mc_set_word(key, word & ~STR_NOT_INT)     # (a new value: Redis would encode it afresh)
     unique = new_cas if new_cas is not None else s.server.ks.mc_next_cas()
     db.mc_set_cas(key, unique)
     return unique

@@ -435,11 +435,15 @@ def incrbyfloat(ctx, argv):
     if total is None:
         raise CommandError(NAN_OR_INFINITY)
     new = format_long_double_human(total)
+    # Redis stores the result as a plain string (embstr), never int-encoded, even when it reads
+    # as an integer: OBJECT ENCODING tells.
     if value is None:
         db.set(key, new, event=b"incrbyfloat")
     else:
         db.replace_value(key, new)
         db.touched(key, b"incrbyfloat")
+    if len(new) <= 20 and _to_int(new) is not None:
+        db.mark_not_int(key)
     return new
 
 

@@ -53,6 +53,10 @@ MC_FETCHED = 1 << 32      # read by a memcached get since it was stored (mg h, m
 MC_STALE = 1 << 33        # marked stale by md I / ms I (mg answers X)
 MC_TOKEN_SENT = 1 << 34   # a client already won the right to recache (mg answers Z)
 MC_KEY_BINARY = 1 << 35   # stored with a base64 key (mg k / me print it base64-encoded)
+# and one bit of the RESP side, in the same word so that every path that forgets a key's
+# memcached state forgets it too (set, delete, expiry, RENAME targets)
+STR_NOT_INT = 1 << 36     # a string Redis keeps as embstr though it reads as an integer
+                          # (INCRBYFLOAT's result; INCR makes it an integer again)
 ACCEPTABLE_STALE = 10  # percent: active expiry repeats on a shard while more of a sample expired
 LFU_INIT_VAL = 5       # a new key's LFU counter, so it is not evicted before it had a chance
 
@@ -256,6 +260,21 @@ class Database:
         """Swap the value object of an existing key in place (keeps TTL; caller calls touched)."""
         slot = slot_of(key)
         self.slots[slot][key] = value
+        mc = self.shards[slot >> _SHARD_SHIFT].mcflags
+        if mc and key in mc and mc[key] & STR_NOT_INT:
+            mc[key] &= ~STR_NOT_INT         # a new value: Redis encodes it afresh
+
+    def mark_not_int(self, key: bytes) -> None:
+        """The string under ``key`` reads as an integer but Redis keeps it as embstr
+        (INCRBYFLOAT's result), until a new value replaces it."""
+        mc = self.shards[slot_of(key) >> _SHARD_SHIFT].mcflags
+        mc[key] = mc.get(key, 0) | STR_NOT_INT
+
+    def not_int(self, key: bytes) -> bool:
+        """Whether the string under ``key`` is one Redis keeps as embstr although it reads as an
+        integer (OBJECT ENCODING)."""
+        mc = self.shards[slot_of(key) >> _SHARD_SHIFT].mcflags
+        return bool(mc) and bool(mc.get(key, 0) & STR_NOT_INT)
 
     def delete(self, key: bytes, event: bytes | None = b"del") -> bool:
         """Remove a live key. True if it existed (an expired key counts as absent)."""
@@ -479,12 +498,14 @@ class Database:
         """OBJECT FREQ: the key's LFU counter after decay (LFUDecrAndReturn)."""
         return self.ks.lfu_counter(self.access_stamp(key))
 
-    def put(self, key: bytes, value: Any, expire_ms: int | None = None, stamp: int | None = None) -> None:
+    def put(self, key: bytes, value: Any, expire_ms: int | None = None, stamp: int | None = None,
+            not_int: bool = False) -> None:
         """Store ``value`` under ``key`` (new, or replacing a live or absent one) with exactly the
         TTL ``expire_ms`` (None: none), without signalling: RENAME, MOVE and COPY signal both
         keys themselves, in Redis's order. ``stamp`` carries a moved value's access stamp; a
-        new value (COPY) gets a fresh one. The caller has already looked ``key`` up (so an
-        expired occupant is gone)."""
+        new value (COPY) gets a fresh one; ``not_int`` its ``STR_NOT_INT`` mark (Redis moves or
+        duplicates the object, encoding and all). The caller has already looked ``key`` up (so
+        an expired occupant is gone)."""
         slot = slot_of(key)
         d = self.slots[slot]
         if d is None:
@@ -495,6 +516,8 @@ class Database:
         d[key] = value
         if shard.mcflags:
             shard.mcflags.pop(key, None)   # RENAME/MOVE/COPY targets carry no memcached flags
+        if not_int:
+            shard.mcflags[key] = STR_NOT_INT
         if stamp is None:
             ks = self.ks
             stamp = ks.lfu_stamp(LFU_INIT_VAL) if ks.lfu else ks.lru_clock

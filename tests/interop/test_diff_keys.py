@@ -147,6 +147,13 @@ SCRIPTS = {
         ("APPEND", "c", "x"), ("OBJECT", "ENCODING", "c"), ("OBJECT", "REFCOUNT", "c"),
         ("APPEND", "newk", "7"), ("OBJECT", "ENCODING", "newk"), ("COPY", "c", "c2"), ("OBJECT", "ENCODING", "c2"),
         ("INCR", "n"), ("OBJECT", "ENCODING", "n"), ("OBJECT", "REFCOUNT", "n"),
+        # INCRBYFLOAT stores a plain string even when it reads as an integer; INCR re-encodes
+        ("SET", "f1", "10"), ("INCRBYFLOAT", "f1", "1"), ("OBJECT", "ENCODING", "f1"),
+        ("OBJECT", "REFCOUNT", "f1"), ("INCRBYFLOAT", "f1", "0.5"), ("OBJECT", "ENCODING", "f1"),
+        ("INCRBYFLOAT", "f1", "0.5"), ("OBJECT", "ENCODING", "f1"), ("INCR", "f1"), ("OBJECT", "ENCODING", "f1"),
+        ("INCRBYFLOAT", "f2", "3"), ("OBJECT", "ENCODING", "f2"), ("SET", "f2", "3"), ("OBJECT", "ENCODING", "f2"),
+        ("INCRBYFLOAT", "f3", "1e3"), ("COPY", "f3", "f4"), ("OBJECT", "ENCODING", "f4"),
+        ("RENAME", "f3", "f5"), ("OBJECT", "ENCODING", "f5"), ("APPEND", "f5", "1"), ("OBJECT", "ENCODING", "f5"),
     ],
     "scan_errors": [
         ("SET", "a", "1"), ("SCAN", "abc"), ("SCAN", " 0"), ("SCAN", "0x"), ("SCAN", "18446744073709551616"),
