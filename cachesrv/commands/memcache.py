@@ -708,13 +708,20 @@ def cmd_store(s: McSession, req: Request) -> bytes:
         when = expiry_ms(s, exptime) if exptime else None
         ks = server.ks
         db = ks.dbs[0]
-        old, _ = db.mc_read(key, False)
-        if old is None:
-            if mc.flushed:
+        if mc.flushed or ks.role_replica:
+            old, _ = db.mc_read(key, False)
+            if old is None:
                 _count_flushed(s, key)
-        elif old is MC_EXPIRED:
-            mc.get_expired += 1
-        db.mc_set(key, data, when, flags, ks.mc_next_cas(), b"set")       # _link
+            elif old is MC_EXPIRED:
+                mc.get_expired += 1
+            db.mc_set(key, data, when, flags, ks.mc_next_cas(), b"set")   # _link
+        else:
+            # The store finds an expired occupant itself (and expires it first, as mc_read
+            # would have): the expired-keys counter tells.
+            expired = ks.stats_expired_keys
+            db.mc_set(key, data, when, flags, ks.mc_next_cas(), b"set")   # _link
+            if ks.stats_expired_keys != expired:
+                mc.get_expired += 1
         mc.total_items += 1
         if mc.flushed:
             mc.flushed.discard(key)

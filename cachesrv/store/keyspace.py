@@ -582,7 +582,7 @@ class Database:
         """A memcached store: the value (as ``set``, event ``event``), its TTL (a second event,
         "expire", as SET EX), its memcached word and its new CAS unique."""
         self.set(key, value, keepttl=when_ms is not None, event=event)
-        shard = self.shards[slot_of(key) >> _SHARD_SHIFT]
+        shard = self.shards[(hash(key) & 0x3FFF) >> _SHARD_SHIFT]     # (slot_of, inline)
         if when_ms is not None:
             _shard_expire(shard, key, when_ms)
             self.notify(key, b"expire")

@@ -252,6 +252,15 @@ def test_relative_absolute_and_negative_exptime(mc, clock, call):
     assert stats(mc)["get_expired"] == "4"
 
 
+def test_set_over_an_expired_item_counts_get_expired(mc, clock):
+    # memcached's store looks the key up first (do_item_get): an item found expired counts
+    assert mc("set k 0 10 1\r\nx\r\nset live 0 0 1\r\nx\r\n") == b"STORED\r\n" * 2
+    clock.advance(11_000)
+    assert mc("set k 0 0 1\r\ny\r\nset live 0 0 1\r\ny\r\nset new 0 0 1\r\ny\r\n") == b"STORED\r\n" * 3
+    assert stats(mc)["get_expired"] == "1"
+    assert mc("get k\r\n") == b"VALUE k 0 1\r\ny\r\nEND\r\n"
+
+
 def test_ttl_is_shared_with_resp(mc, call, clock):
     call("SET", "k", "v", "EX", "40")
     assert mc("mg k t v\r\n") == b"VA 1 t40\r\nv\r\n"
