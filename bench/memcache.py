@@ -61,7 +61,8 @@ libmemcached's ``memaslap``) as the load generator:
 
 Every invocation is bounded by ``--timeout`` seconds and the run stops
 starting new ones after ``--max-seconds``; a test that fails on a server is
-not run further.  ``--requests N`` (default 100000; 10000 with --quick) is
+not run further.  ``--requests N`` (default 300000, a few seconds per invocation: shorter
+runs swung with every hiccup of a shared machine; 10000 with --quick) is
 memcaslap's -x for SET and GET; MGET gets 8N keys (N/2 requests).  -x is
 rounded down to a multiple of the connections (x 16 for MGET: memcaslap
 gives every connection x/c operations and sends a short last multi-get
@@ -97,7 +98,7 @@ MEMCASLAP_NAMES = ("memcaslap", "memaslap")
 SERVERS = ("cachesrv", "memcached")
 REF = "memcached"
 WINDOW = 1024            # memcaslap -w 1k: keys per connection (its minimum); warm-up size
-DEFAULT_REQUESTS = 100_000
+DEFAULT_REQUESTS = 300_000
 QUICK_REQUESTS = 10_000
 DEFAULT_TARGETS = "set=0.4,get=0.4"
 STATS_REQUEST = b"stats\r\n"
