@@ -158,6 +158,31 @@ def test_pipeline_after_reset_is_parsed_as_unauthenticated_like_redis(auth_first
             srv.stop()
 
 
+def test_client_killed_in_the_round_its_reply_waits_gets_nothing_like_redis():
+    # DEBUG SLEEP stops the server while B sends PING and then A kills B, so both are read in
+    # the same round, B first: B's reply waits for the end of the round, and a client killed
+    # meanwhile gets nothing more (Redis skips CLOSE_ASAP clients when it writes before sleeping).
+    servers = [start_cachesrv("--enable-debug-command", "yes"), start_redis("--enable-debug-command", "yes")]
+    try:
+        out = []
+        for srv in servers:
+            with connect(srv.port) as a, connect(srv.port) as b, connect(srv.port) as c:
+                b.sendall(cmd("CLIENT", "ID"))
+                bid = read_replies(b, 1)[0]
+                c.sendall(cmd("DEBUG", "SLEEP", "0.5"))
+                time.sleep(0.1)
+                b.sendall(cmd("PING"))
+                time.sleep(0.05)
+                a.sendall(cmd("CLIENT", "KILL", "ID", str(bid)))
+                assert read_replies(c, 1) == [b"OK"]
+                assert read_replies(a, 1) == [1]
+                out.append(recv_until_closed(b))
+        assert out[0] == out[1] == b""
+    finally:
+        for srv in servers:
+            srv.stop()
+
+
 def test_bulk_longer_than_proto_max_bulk_len_is_refused():
     srv = start_cachesrv("--proto-max-bulk-len", "1mb")
     try:
