@@ -225,8 +225,9 @@ class Database:
         return max(0, self.ks.lru_clock - shard.atime.get(key, self.ks.lru_clock))
 
     # -- writing ---------------------------------------------------------------------------------
-    def set(self, key: bytes, value: Any, keepttl: bool = False, event: bytes | None = b"set") -> None:
-        """Store ``value`` under ``key`` (new or overwritten). Drops any TTL unless ``keepttl``."""
+    def set(self, key: bytes, value: Any, keepttl: bool = False, event: bytes | None = b"set") -> Shard:
+        """Store ``value`` under ``key`` (new or overwritten). Drops any TTL unless ``keepttl``.
+        Returns the key's shard (for callers that keep more of the key's state there)."""
         slot = hash(key) & 0x3FFF
         d = self.slots[slot]
         if d is None:
@@ -255,6 +256,7 @@ class Database:
             # LFU: the new value inherits the old one's counter, bumped by the write lookup.
             shard.atime[key] = ks.lfu_touch(shard.atime.get(key)) if ks.lfu else ks.lru_clock
         self._touched(key, shard, event)
+        return shard
 
     def replace_value(self, key: bytes, value: Any) -> None:
         """Swap the value object of an existing key in place (keeps TTL; caller calls touched)."""
@@ -581,8 +583,7 @@ class Database:
                event: bytes = b"set") -> None:
         """A memcached store: the value (as ``set``, event ``event``), its TTL (a second event,
         "expire", as SET EX), its memcached word and its new CAS unique."""
-        self.set(key, value, keepttl=when_ms is not None, event=event)
-        shard = self.shards[(hash(key) & 0x3FFF) >> _SHARD_SHIFT]     # (slot_of, inline)
+        shard = self.set(key, value, keepttl=when_ms is not None, event=event)
         if when_ms is not None:
             _shard_expire(shard, key, when_ms)
             self.notify(key, b"expire")
