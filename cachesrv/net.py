@@ -383,6 +383,10 @@ class Connection:
         outcome = None
         while outcome is None:
             if not batch:
+                # What follows a command that changed whether the client is authenticated is
+                # parsed under the limits that apply now (the fast reply paths skip the check).
+                if reader.auth_required is session.authenticated:
+                    self._follow_auth()
                 try:
                     batch = reader.next_batch()
                 except QueryBufferLimit:
@@ -437,10 +441,8 @@ class Connection:
                         outcome = ("monitor",)
                     elif len(out) >= FLUSH_AT:
                         outcome = ("flush",)
-                    elif reader.auth_required is session.authenticated:
-                        # AUTH, HELLO AUTH or RESET changed the limits the rest is parsed with
-                        # (the reader already parsed it: it parses it again).
-                        reader.auth_required = not session.authenticated
+                    elif self._follow_auth():
+                        # The rest of the batch was parsed under the old limits: parse it again.
                         if done == len(batch):
                             continue
                         reader.rewind(done)
@@ -454,9 +456,18 @@ class Connection:
         server.total_commands += ncmds
         session.cmds += ncmds
         session.qbuf = reader.buffered()
-        if reader.auth_required is session.authenticated:   # AUTH, HELLO AUTH or RESET ran
-            reader.auth_required = not session.authenticated
+        self._follow_auth()             # (the next read is fed under the limits that apply)
         return outcome
+
+    def _follow_auth(self) -> bool:
+        """AUTH, HELLO AUTH or RESET changed whether the client is authenticated: give the reader
+        the limits that now apply (an unauthenticated client gets Redis's stricter ones). True
+        when they changed."""
+        reader, session = self.reader, self.session
+        if reader.auth_required is not session.authenticated:
+            return False
+        reader.auth_required = not session.authenticated
+        return True
 
     def encode_reply(self, reply) -> None:
         if not self.session.gate or self.wants_reply():

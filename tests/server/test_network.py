@@ -158,6 +158,23 @@ def test_pipeline_after_reset_is_parsed_as_unauthenticated_like_redis(auth_first
             srv.stop()
 
 
+def test_pipeline_after_auth_is_parsed_as_authenticated_like_redis():
+    # AUTH then, in the same read, a bulk too long for an unauthenticated client: Redis parses
+    # the SET after AUTH ran, under the authenticated limits.
+    servers = [start_cachesrv("--requirepass", "pw"), start_redis("--requirepass", "pw")]
+    try:
+        out = []
+        for srv in servers:
+            with connect(srv.port) as s:
+                s.sendall(cmd("AUTH", "pw") + cmd("SET", "k", "x" * 20000) + cmd("STRLEN", "k")
+                          + cmd("QUIT"))
+                out.append(recv_until_closed(s))
+        assert out[0] == out[1] == b"+OK\r\n+OK\r\n:20000\r\n+OK\r\n"
+    finally:
+        for srv in servers:
+            srv.stop()
+
+
 def test_client_killed_in_the_round_its_reply_waits_gets_nothing_like_redis():
     # DEBUG SLEEP stops the server while B sends PING and then A kills B, so both are read in
     # the same round, B first: B's reply waits for the end of the round, and a client killed
