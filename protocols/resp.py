@@ -87,10 +87,11 @@ Batches: ``next_batch()`` returns every command available at once.  On a
 fresh trusted chunk it runs hiredis in one C loop (``iter(gets, sentinel)``,
 with ``notEnoughData`` set to a sentinel no reply can equal) and checks the
 lot: every item a non-empty list (one set of types), every element bytes (one
-join).  Whether hiredis ended exactly at the chunk's end or holds the header
-of one more command (``has_data()`` is false in both cases) is told by the
-aggregate type bytes: a held header needs one more ``*`` (or a ``%``/``>``)
-than there are commands; otherwise the canonical size decides.  A batch
+join).  A read holding one command skips the loop: hiredis parses no further
+than the reply it returns, so when it has no unread byte after the first one,
+that command ended exactly at the chunk's end.  After the loop, hiredis may
+have consumed the start of one more element (``has_data()`` is false either
+way); ``_ends_clean`` tells the two apart exactly.  A batch
 stops before anything that is not a plain command, and the reference parser
 takes over there.  Elsewhere (slow and verify modes) commands come one at a
 time, so a command that changes the limits applies to the next one; after a
@@ -482,12 +483,7 @@ class RespReader:
                     self._clean = True
                 return cmd
             if cmd is _NOT_ENOUGH and self._clean:
-                # hiredis consumed the chunk exactly: Redis trims querybuf here
-                self._chunk = None
-                self._clean = False
-                if self._returned:
-                    self._returned = []
-                self._qb_prefix = 0
+                self._drained()
                 return NEED_DATA
             return self._fast_other(cmd)
         if self._verify:
@@ -502,18 +498,20 @@ class RespReader:
         ``next_command``, only after the commands before the error have been returned."""
         if self._fast and self._clean:
             # What was returned ended exactly at the chunk's end: hiredis is empty.
-            self._chunk = None
-            self._clean = False
-            self._returned = []
-            self._qb_prefix = 0
+            self._drained()
             return _NO_COMMANDS
         if self._fast and self._chunk is not None and not self._returned:
+            exact = False
             try:
                 cmd = self._gets()
                 if cmd is _NOT_ENOUGH:
                     cmds = None
                 elif cmd.__class__ is list and not self._has_data():
-                    cmds = [cmd]    # one command used up the chunk: the usual unpipelined read
+                    # One command that used up the chunk (the usual unpipelined read). hiredis
+                    # parses no further than the reply it returns, so no unread byte means
+                    # the command ended exactly at the chunk's end.
+                    cmds = [cmd]
+                    exact = True
                 else:
                     cmds = [cmd, *_iter(self._gets, _NOT_ENOUGH)]
             except Exception:   # hiredis.ProtocolError: the reference parser restarts at the
@@ -530,11 +528,19 @@ class RespReader:
                 if plain is False:
                     return self._good_prefix(cmds)
                 self._returned = cmds
-                if not self._has_data() and _ends_clean(self._chunk, cmds):
+                if exact or (not self._has_data() and _ends_clean(self._chunk, cmds)):
                     self._clean = True
                 return cmds
         cmd = self.next_command()
         return _NO_COMMANDS if cmd is NEED_DATA else [cmd]
+
+    def _drained(self) -> None:
+        """hiredis used up the chunk exactly at the end of a command: Redis trims querybuf here."""
+        self._chunk = None
+        self._clean = False
+        if self._returned:
+            self._returned = []
+        self._qb_prefix = 0
 
     def _good_prefix(self, cmds: list) -> list:
         """A trusted batch holding something that is not a plain command: return the commands
