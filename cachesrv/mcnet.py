@@ -11,8 +11,9 @@ Theory of operation
   (``net.Pump``: one trio task, one epoll set, one trip through trio's scheduler for any number
   of ready sockets). When its socket is readable the pump calls ``McConnection.pump_read``, which
   reads once, feeds the bytes to the sans-IO ``MemcacheReader``, runs every complete request
-  synchronously (``commands.memcache.run_batch``) and sends all the replies with one
-  non-blocking ``send``: pipelining with batched writes, and no await on the common path.
+  synchronously (``commands.memcache.run_batch``) and leaves the replies for ``pump_write``, one
+  non-blocking ``send`` at the end of the pump's round (at once when they are large or the
+  connection closes): pipelining with batched writes, and no await on the common path.
 * Each connection also has a task (``serve_memcache``). It sleeps while the pump serves the
   connection and wakes only when a step must be awaited, which the pump hands over
   (``Pump.hand_over``): the rest of a reply the socket did not take at once, a pipeline whose
@@ -202,14 +203,9 @@ class McConnection:
             if not data:
                 self.pump.hand_over(self, CLOSE)
                 return
-            # self.feed(data), inline
-            session, out, mc, reader = self.session, self.out, self.mc, self.reader
-            mc.bytes_read += len(data)
-            session.last_cmd = self.server.unixtime
-            reader.max_item_size = mc.max_item_size
-            reader.feed(data)
-            session.mark = 0
-            if run_batch(session, reader, out, FLUSH_AT):
+            self.feed(data)
+            session, out = self.session, self.out
+            if run_batch(session, self.reader, out, FLUSH_AT):
                 self.pump.hand_over(self, FLUSH)      # a pipeline of large replies
                 return
             session.end_batch()

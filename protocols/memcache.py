@@ -657,14 +657,7 @@ class MemcacheReader:
             self._pos = end
             if buf[end - 2] == 13 and buf[end - 1] == 10:
                 data = buf[pos:end - 2]
-                if type(data) is not bytes:
-                    data = bytes(data)
-                r = _new(Request)
-                r.command = cmd
-                r.args = args
-                r.data = data
-                r.header = header
-                return r
+                return _request(cmd, args, data if type(data) is bytes else bytes(data), header)
             return ClientError(b"" if noreply else b"CLIENT_ERROR bad data chunk", False, cmd)
         self.state = _DATA
         self._need = vlen + 2

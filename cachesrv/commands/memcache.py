@@ -344,13 +344,20 @@ def _count_flushed(s: McSession, key: bytes) -> None:
         s.server.mc.get_flushed += 1
 
 
-def _lookup_word(s: McSession, db: Database, key: bytes) -> tuple[Any, int]:
-    """``_lookup`` that also returns the key's memcached word, in one keyspace lookup."""
-    value, word = db.mc_read(key, False)
+def _count_miss(s: McSession, key: bytes, value: Any) -> None:
+    """What memcached's do_item_get counts for a key it does not return: get_flushed for one
+    removed by flush_all, get_expired for one found expired (``mc_read``'s MC_EXPIRED)."""
     if value is None:
         _count_flushed(s, key)
     elif value is MC_EXPIRED:
         s.server.mc.get_expired += 1
+
+
+def _lookup_word(s: McSession, db: Database, key: bytes) -> tuple[Any, int]:
+    """``_lookup`` that also returns the key's memcached word, in one keyspace lookup."""
+    value, word = db.mc_read(key, False)
+    if value is None or value is MC_EXPIRED:
+        _count_miss(s, key, value)
         return None, 0
     return value, word
 
@@ -549,10 +556,7 @@ def _retrieve(s: McSession, req: Request, return_cas: bool, touch: bool) -> byte
             return BAD_FORMAT
         value, word = read(key)
         if type(value) is not bytes and type(value) is not bytearray:
-            if value is None:
-                _count_flushed(s, key)
-            elif value is MC_EXPIRED:
-                mc.get_expired += 1
+            _count_miss(s, key, value)
             if touch:
                 mc.cmd_touch += 1
                 mc.touch_misses += 1
@@ -619,11 +623,7 @@ def _get_many(s: McSession, keys: tuple[bytes, ...]) -> bytes:
                     row = slab[clsid] = [0] * len(_SLAB_FIELDS)
             row[S_GET_HITS] += 1
         else:
-            if value is None:
-                if mc.flushed:
-                    _count_flushed(s, key)
-            elif value is MC_EXPIRED:
-                mc.get_expired += 1
+            _count_miss(s, key, value)
             misses += 1
     _count_gets(mc, ks, len(keys) - misses, misses)
     append(END)
@@ -663,11 +663,7 @@ def cmd_get(s: McSession, req: Request) -> bytes:
         row[S_GET_HITS] += 1
         ks.hits += 1
         return b"VALUE %s %d %d\r\n%s\r\nEND\r\n" % (key, flags, n, value)
-    if value is None:
-        if mc.flushed:
-            _count_flushed(s, key)
-    elif value is MC_EXPIRED:
-        mc.get_expired += 1
+    _count_miss(s, key, value)
     mc.get_misses += 1
     ks.misses += 1
     return END
@@ -709,11 +705,7 @@ def cmd_store(s: McSession, req: Request) -> bytes:
         ks = server.ks
         db = ks.dbs[0]
         if mc.flushed or ks.role_replica:
-            old, _ = db.mc_read(key, False)
-            if old is None:
-                _count_flushed(s, key)
-            elif old is MC_EXPIRED:
-                mc.get_expired += 1
+            _lookup_word(s, db, key)                 # (for what it counts)
             db.mc_set(key, data, when, flags, ks.mc_next_cas(), b"set")   # _link
         else:
             # The store finds an expired occupant itself (and expires it first, as mc_read
