@@ -84,7 +84,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import stats
-from .servers import (CLK_TCK, Crashed, OutOfTime, RunState, Server, environment, guarded_rounds,
+from .servers import (CLK_TCK, Crashed, RunState, Server, environment, guarded_rounds,
                       log, run_tool, start_servers)
 
 DEFAULT_CACHESRV_CMD = ('{python} -m cachesrv --port 0 --memcache-port {port} --bind {host} '
@@ -545,10 +545,7 @@ def main(argv: list[str] | None = None) -> int:
             for ti, spec in enumerate(args.tests):
                 if spec.name in excluded:
                     continue
-                if time.monotonic() > deadline:
-                    state.incomplete = (f"stopped after --max-seconds={args.max_seconds:.0f}s "
-                                        f"in round {rnd + 1}")
-                    raise OutOfTime()
+                state.check_time(deadline, args.max_seconds, rnd)
                 n = requests_for(args, spec)
                 order = SERVERS if (rnd + ti) % 2 == 0 else SERVERS[::-1]
                 for srv_name in order:

@@ -90,7 +90,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from . import stats
-from .servers import (CLK_TCK, Crashed, OutOfTime, RespError, RunState, Server, environment,
+from .servers import (CLK_TCK, Crashed, RespError, RunState, Server, environment,
                       guarded_rounds, log, resp_command, resp_ping_probe, run_tool, start_servers)
 from .stats import parse_int_list  # noqa: F401  (was defined here; kept importable)
 
@@ -441,10 +441,7 @@ def main(argv: list[str] | None = None) -> int:
                 for ti, spec in enumerate(args.tests):
                     if spec.name in excluded:
                         continue
-                    if time.monotonic() > deadline:
-                        state.incomplete = (f"stopped after --max-seconds={args.max_seconds:.0f}s "
-                                            f"in round {rnd + 1}")
-                        raise OutOfTime()
+                    state.check_time(deadline, args.max_seconds, rnd)
                     base = args.requests[pi] if spec.per_depth else args.requests[0]
                     n = max(args.clients, int(base * spec.scale))
                     order = SERVERS if (rnd + ti) % 2 == 0 else SERVERS[::-1]

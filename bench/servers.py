@@ -396,6 +396,12 @@ class RunState:
     crashed: bool = False
     incomplete: str = ""
 
+    def check_time(self, deadline: float, max_seconds: float, rnd: int) -> None:
+        """Raise OutOfTime once the run has passed its --max-seconds (in round ``rnd``, from 0)."""
+        if time.monotonic() > deadline:
+            self.incomplete = f"stopped after --max-seconds={max_seconds:.0f}s in round {rnd + 1}"
+            raise OutOfTime()
+
 
 @contextmanager
 def guarded_rounds(state: RunState, servers: dict[str, Server], log_dir: str, keep_dir: bool):

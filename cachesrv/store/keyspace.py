@@ -263,20 +263,18 @@ class Database:
         slot = slot_of(key)
         self.slots[slot][key] = value
         mc = self.shards[slot >> _SHARD_SHIFT].mcflags
-        if mc and key in mc and mc[key] & STR_NOT_INT:
-            mc[key] &= ~STR_NOT_INT         # a new value: Redis encodes it afresh
+        if mc and mc.get(key, 0) & STR_NOT_INT:
+            self.mc_set_word(key, mc[key] & ~STR_NOT_INT)  # a new value: Redis encodes it afresh
 
     def mark_not_int(self, key: bytes) -> None:
         """The string under ``key`` reads as an integer but Redis keeps it as embstr
         (INCRBYFLOAT's result), until a new value replaces it."""
-        mc = self.shards[slot_of(key) >> _SHARD_SHIFT].mcflags
-        mc[key] = mc.get(key, 0) | STR_NOT_INT
+        self.mc_set_word(key, self.mc_word(key) | STR_NOT_INT)
 
     def not_int(self, key: bytes) -> bool:
         """Whether the string under ``key`` is one Redis keeps as embstr although it reads as an
         integer (OBJECT ENCODING)."""
-        mc = self.shards[slot_of(key) >> _SHARD_SHIFT].mcflags
-        return bool(mc) and bool(mc.get(key, 0) & STR_NOT_INT)
+        return bool(self.mc_word(key) & STR_NOT_INT)
 
     def delete(self, key: bytes, event: bytes | None = b"del") -> bool:
         """Remove a live key. True if it existed (an expired key counts as absent)."""
