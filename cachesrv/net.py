@@ -34,9 +34,9 @@ from typing import Any
 
 import trio
 
-from protocols.resp import ProtocolError, QueryBufferLimit, RespReader, encode_into
+from protocols.resp import ProtocolError, QueryBufferLimit, RespReader, encode_each, encode_into
 
-from .commands.dispatch import PAUSED, Block, Close, execute, mark
+from .commands.dispatch import PAUSED, Block, Close, execute, mark, run_uniform
 from .commands.errors import UNBLOCKED, CommandError
 from .commands.info import sample_metrics
 from .server import Server
@@ -403,6 +403,14 @@ class Connection:
                     break
                 if not batch:
                     break
+            if len(batch) > 1 and not session.gate and not server.pause_end and not server.monitors:
+                # A batch of calls of one plain command runs as a whole (dispatch.run_uniform).
+                replies = run_uniform(session, batch)
+                if replies is not None:
+                    encode_each(out, replies, session.proto)
+                    ncmds += len(batch)
+                    batch = None
+                    continue
             mark()
             done = 0
             for argv in batch:

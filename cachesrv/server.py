@@ -148,12 +148,13 @@ class Server:
         self.flush_latency()
         return self._latency_histograms
 
-    def flush_latency(self) -> None:
-        """Bucket the call durations dispatch collected, Redis's way: whole microseconds x 1000."""
+    def flush_latency(self, specs: Any = None) -> None:
+        """Bucket the call durations dispatch collected (of ``specs``, or of every command),
+        Redis's way: whole microseconds x 1000."""
         from .commands.info import record_latency
         from .commands.spec import LATENCY_FAST_US
         from .commands.table import ALL_SPECS
-        for spec in ALL_SPECS:
+        for spec in ALL_SPECS if specs is None else specs:
             counts = spec.latency_us
             if any(counts):
                 spec.latency_us = [0] * LATENCY_FAST_US

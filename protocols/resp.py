@@ -1118,16 +1118,27 @@ def encode_into(out: bytearray, v, proto: int) -> None:
     elif t is list or t is tuple:
         n = len(v)
         out += _ARRAY_HDR[n] if n < _HDR_CACHE else b"*%d\r\n" % n
-        for x in v:
-            if type(x) is bytes:  # the common MGET/LRANGE case, without recursion
-                n = len(x)
-                out += _BULK_HDR[n] if n < _HDR_CACHE else b"$%d\r\n" % n
-                out += x
-                out += _CRLF
-            else:
-                encode_into(out, x, proto)
+        encode_each(out, v, proto)
     else:
         _encode_other(out, v, proto, t)
+
+
+_OK = "OK"
+
+
+def encode_each(out: bytearray, values, proto: int) -> None:
+    """Append the encodings of ``values`` one after another: an array's elements, or the
+    replies of a pipelined batch."""
+    for x in values:
+        if type(x) is bytes:  # the common GET/MGET/LRANGE case, without recursion
+            n = len(x)
+            out += _BULK_HDR[n] if n < _HDR_CACHE else b"$%d\r\n" % n
+            out += x
+            out += _CRLF
+        elif x is _OK:        # (handlers return the one interned "OK")
+            out += b"+OK\r\n"
+        else:
+            encode_into(out, x, proto)
 
 
 def _encode_simple(out: bytearray, s: str) -> None:

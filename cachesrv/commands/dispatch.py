@@ -11,13 +11,14 @@ that the connection task acts on.
 from __future__ import annotations
 
 import time
+from operator import itemgetter
 from typing import Any
 
 from ..session import Session
 from .flow import PAUSED, Block, Close  # noqa: F401  (handlers import them from here too)
 from .errors import NOAUTH, CommandError, unknown_command, unknown_subcommand, wrong_arity
 from .spec import LATENCY_FAST_US, CommandSpec
-from .table import COMMANDS
+from .table import COMMANDS, PLAIN
 
 _perf_ns = time.perf_counter_ns
 _last_ns = 0            # when the last command's call ended (see ``mark``)
@@ -75,11 +76,8 @@ def execute(session: Session, argv: list[bytes], spec: CommandSpec | None = None
     t0 = _last_ns if chained else _perf_ns()
     try:
         reply = spec.handler(session, argv)
-    except CommandError as e:
-        reply = e
-    except Exception:
-        server.log.exception("Unexpected error in %s", spec.fullname)
-        reply = CommandError("ERR internal error while executing the command (see server log)")
+    except Exception as e:
+        reply = call_failed(session, spec, e)
     _last_ns = t1 = _perf_ns()
     elapsed = t1 - t0
     spec.calls += 1
@@ -94,7 +92,7 @@ def execute(session: Session, argv: list[bytes], spec: CommandSpec | None = None
             pending = spec.latency_pending
             pending.append(elapsed)
             if len(pending) >= 1024:
-                server.flush_latency()
+                server.flush_latency((spec,))
     t = type(reply)
     if t is not bytes and reply is not None:
         if t is Block:
@@ -107,6 +105,78 @@ def execute(session: Session, argv: list[bytes], spec: CommandSpec | None = None
     if server.monitors and not spec.admin and "skip_monitor" not in spec.flags:
         server.feed_monitors(session, argv)
     return reply
+
+
+# A pipelined batch whose commands are all calls of one plain command (table.PLAIN) runs as a
+# whole: what execute checks before a call holds for every call of such a command alike, so it is
+# checked once; the clock is read before and after the batch, and each call is charged the
+# batch's mean time (INFO commandstats, the latency histogram, the slow log). A command with a
+# ``many`` handler takes all its calls in one call. Keyed by the name as sent, as ``_LOOKUP``.
+RUNS: dict[bytes, CommandSpec] = {k: v for k, v in _LOOKUP.items() if v.fullname in PLAIN}
+_first = itemgetter(0)
+
+
+def run_uniform(session: Session, batch: list) -> list | None:
+    """The replies of ``batch`` (a client's pipelined commands, more than one, with nothing in
+    the client's or the server's state for dispatch to look at) when it is uniform; else None,
+    and nothing ran. The checks are C loops over the batch."""
+    name = batch[0][0]
+    spec = RUNS.get(name)
+    if spec is None:
+        return None
+    n = len(batch)
+    if list(map(_first, batch)).count(name) != n:
+        return None
+    argcs = list(map(len, batch))
+    if min(argcs) < spec.argc_min or max(argcs) > spec.argc_max:
+        return None
+    server = session.server
+    t0 = _perf_ns()
+    replies = None
+    if spec.many is not None:
+        try:
+            replies = spec.many(session, batch)
+        except Exception as e:      # (a bug: many handlers put their errors in the list)
+            replies = [call_failed(session, spec, e)] * n
+    if replies is None:
+        handler = spec.handler
+        replies = []
+        add = replies.append
+        for argv in batch:
+            try:
+                add(handler(session, argv))
+            except Exception as e:
+                add(call_failed(session, spec, e))
+    elapsed = _perf_ns() - t0
+    session.last_cmd = spec.fullname
+    spec.calls += n
+    spec.usec += elapsed
+    each = elapsed // n
+    if server.latency_tracking:
+        usec = each // 1000
+        if usec < LATENCY_FAST_US:
+            spec.latency_us[usec] += n
+        else:
+            spec.latency_pending += [each] * n
+            if len(spec.latency_pending) >= 1024:
+                server.flush_latency((spec,))
+    if CommandError in set(map(type, replies)):
+        for reply in replies:
+            if type(reply) is CommandError:
+                spec.failed_calls += 1
+                server.count_error(reply)
+    if each >= server.slow_threshold_ns:
+        for argv in batch:
+            server.record_slow(session, spec, argv, each)
+    return replies
+
+
+def call_failed(session: Session, spec: CommandSpec, e: Exception) -> CommandError:
+    """The reply of a handler that raised ``e``: its error, or (a bug, logged) a generic one."""
+    if isinstance(e, CommandError):
+        return e
+    session.server.log.exception("Unexpected error in %s", spec.fullname)
+    return CommandError("ERR internal error while executing the command (see server log)")
 
 
 def mark() -> None:

@@ -27,7 +27,7 @@ class CommandSpec:
         "acl_categories", "tips", "key_specs", "docs", "subcommands", "parent",
         # hot-path flags
         "write", "denyoom", "noauth", "loading", "stale", "pubsub_ok", "no_multi", "blocking",
-        "admin", "fast", "readonly",
+        "admin", "fast", "readonly", "argc_min", "argc_max", "many",
         # statistics (INFO commandstats)
         "calls", "usec", "rejected_calls", "failed_calls", "latency_us", "latency_pending",
     )
@@ -38,6 +38,9 @@ class CommandSpec:
         self.handler = handler
         self.parent = parent
         self.arity: int = meta["arity"]
+        # len(argv) must lie in [argc_min, argc_max] (a negative arity is a minimum)
+        self.argc_min: int = abs(self.arity)
+        self.argc_max: int = self.arity if self.arity > 0 else 1 << 62
         self.flags: list[str] = list(meta["flags"])
         self.first_key: int = meta["first_key"]
         self.last_key: int = meta["last_key"]
@@ -47,6 +50,8 @@ class CommandSpec:
         self.key_specs: list[dict] = meta.get("key_specs", [])
         self.docs: dict = meta.get("docs", {})
         self.subcommands: dict[bytes, CommandSpec] = {}
+        # All the calls of a uniform pipelined batch in one call: argvs -> replies (dispatch.run_uniform)
+        self.many: Callable[[Any, list], list] | None = None
         f = set(self.flags)
         self.write = "write" in f
         self.denyoom = "denyoom" in f

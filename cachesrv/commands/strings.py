@@ -36,6 +36,8 @@ Theory of operation
 from __future__ import annotations
 
 import re
+from itertools import islice as _islice
+from operator import itemgetter
 
 from .args import LLONG_MAX, LLONG_MIN, parse_int, to_int
 from .errors import (DECR_OVERFLOW, INVALID_EXPIRE, LCS_IDX_AND_LEN, LCS_MEMORY, LCS_NOT_STRINGS,
@@ -43,6 +45,9 @@ from .errors import (DECR_OVERFLOW, INVALID_EXPIRE, LCS_IDX_AND_LEN, LCS_MEMORY,
                      STRING_TOO_LONG, SYNTAX, WRONGTYPE, CommandError, wrong_arity)
 
 _OK = "OK"
+_second = itemgetter(1)
+_set = set
+_BYTES_OR_NIL = {bytes, type(None)}
 
 
 def _as_bytes(value):
@@ -85,6 +90,15 @@ def get(ctx, argv):
     raise CommandError(WRONGTYPE)
 
 
+def get_many(ctx, argvs):
+    """GET, every call of a uniform pipelined batch at once (dispatch.run_uniform)."""
+    values = ctx.db.read_many(map(_second, argvs))
+    if _set(map(type, values)) <= _BYTES_OR_NIL:
+        return values
+    return [value if value is None or type(value) is bytes else bytes(value)
+            if type(value) is bytearray else CommandError(WRONGTYPE) for value in values]
+
+
 def _read_string(ctx, key: bytes):
     """getGenericCommand's lookup: the value (hit/miss counted), None, or WRONGTYPE."""
     value = ctx.db.read(key)
@@ -95,20 +109,11 @@ def _read_string(ctx, key: bytes):
 
 def mget(ctx, argv):
     """MGET key [key ...]: a value that is not a string reads as nil."""
-    read = ctx.db.read
-    out = []
-    add = out.append
-    it = iter(argv)
-    next(it)                              # skip the command name without copying argv
-    for key in it:
-        value = read(key)
-        if value is None or type(value) is bytes:
-            add(value)
-        elif type(value) is bytearray:
-            add(bytes(value))
-        else:
-            add(None)
-    return out
+    values = ctx.db.read_many(_islice(argv, 1, None))
+    if _set(map(type, values)) <= _BYTES_OR_NIL:
+        return values
+    return [value if value is None or type(value) is bytes else bytes(value)
+            if type(value) is bytearray else None for value in values]
 
 
 def strlen(ctx, argv):
@@ -239,6 +244,17 @@ def set_(ctx, argv):
     flags, expire = _parse_extended(argv, 3, _FOR_SET)
     when = _expire_at(ctx, expire, flags, "set") if expire is not None else None
     return _set_generic(ctx, flags, argv[1], argv[2], when)
+
+
+def set_many(ctx, argvs):
+    """SET, every call of a uniform pipelined batch at once (dispatch.run_uniform); None (call
+    by call, then) when a call has options."""
+    if max(map(len, argvs)) > 3:
+        return None
+    store = ctx.db.set
+    for argv in argvs:
+        store(argv[1], argv[2])
+    return [_OK] * len(argvs)
 
 
 def setnx(ctx, argv):

@@ -133,6 +133,22 @@ HANDLERS = {
         "shards", "slaves", "slots")},
 }
 
+# Commands whose pipelined batches may run as a whole (dispatch.run_uniform): constant-time,
+# never blocking, pausing or closing the client, and leaving the client's state alone.
+PLAIN = frozenset((
+    "get", "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "append", "strlen",
+    "incr", "decr", "incrby", "decrby", "incrbyfloat", "exists", "type", "ttl", "pttl",
+    "expire", "pexpire", "persist",
+))
+
+# Handlers that take every call of a uniform batch at once (see dispatch.run_uniform).
+MANY = {
+    "get": strings.get_many,
+    "set": strings.set_many,
+}
+
 COMMANDS = build_table(HANDLERS)
+for _name, _many in MANY.items():
+    COMMANDS[_name.encode()].many = _many
 # Every spec, subcommands included (for what walks them all: Server.flush_latency).
 ALL_SPECS = [spec for top in COMMANDS.values() for spec in (top, *top.subcommands.values())]
