@@ -56,6 +56,7 @@ command layer parses the same way.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,7 +159,9 @@ class State(enum.Enum):
 
 # The canonical spellings of small numbers, read by one dict lookup (a storage header's length)
 _SMALL_NUMBERS = {b"%d" % i: i for i in range(4096)}
-_PLAIN_HEADER = (0, 0, 0, False)       # a storage header's (flags, exptime, CAS, noreply) at 0
+_PLAIN_HEADER = (0, 0, 0, False)
+_PLAIN_GET = re.compile(rb"get ([^ \0\r\n]{1,250})\r\n").match
+_PLAIN_SET = re.compile(rb"set ([^ \0\r\n]{1,250}) 0 0 (0|[1-9][0-9]{0,3})\r\n").match       # a storage header's (flags, exptime, CAS, noreply) at 0
 
 # (module globals: an enum member looked up through its class costs more than a global)
 _LINE, _DATA, _SWALLOW = State.LINE, State.DATA, State.SWALLOW
@@ -497,6 +500,37 @@ class MemcacheReader:
                 self._buf = b""
                 self._pos = 0
             return NEED_DATA
+        if self.state is _LINE and type(buf) is bytes:
+            pos = self._pos
+            # The two usual requests, "get <key>" and "set <key> 0 0 <bytes>" with its data
+            # block, each read by one C match from a fresh read (a bytes buffer: the groups
+            # are bytes): the general path below gives the same events.
+            first = buf[pos]
+            if first == 103:            # g
+                m = _PLAIN_GET(buf, pos)
+                if m is not None:
+                    self._pos = m.end()
+                    r = _new(Request)
+                    r.command = b"get"
+                    r.args = m.groups()
+                    r.data = r.header = None
+                    return r
+            elif first == 115:          # s
+                m = _PLAIN_SET(buf, pos)
+                if m is not None:
+                    key, v = m.groups()
+                    vlen = _SMALL_NUMBERS.get(v, 1 << 62)     # (4096 and more: below)
+                    end = m.end() + vlen + 2
+                    if (end <= len(buf) and buf[end - 2] == 13 and buf[end - 1] == 10
+                            and ITEM_OVERHEAD + len(key) + vlen <= self.max_item_size):
+                        self._pos = end
+                        data = buf[end - vlen - 2:end - 2]
+                        r = _new(Request)
+                        r.command = b"set"
+                        r.args = (key, b"0", b"0", v)
+                        r.data = data if type(data) is bytes else bytes(data)
+                        r.header = _PLAIN_HEADER
+                        return r
         while True:
             state = self.state
             pos = self._pos
@@ -605,21 +639,7 @@ class MemcacheReader:
             _, key, f, e, v = toks
             vlen = _SMALL_NUMBERS.get(v)
             if vlen is not None and f == b"0" and e == b"0" and len(key) <= KEY_MAX_LENGTH:
-                # The usual header, "<cmd> <key> 0 0 <bytes>", with its data block in the same
-                # read: nothing to check or convert (_storage_block's usual case, inline).
-                buf = self._buf
-                pos = self._pos
-                end = pos + vlen + 2
-                if (end <= len(buf) and buf[end - 2] == 13 and buf[end - 1] == 10
-                        and ITEM_OVERHEAD + len(key) + vlen <= self.max_item_size):
-                    self._pos = end
-                    data = buf[pos:end - 2]
-                    r = _new(Request)
-                    r.command = cmd
-                    r.args = (key, f, e, v)
-                    r.data = data if type(data) is bytes else bytes(data)
-                    r.header = _PLAIN_HEADER
-                    return r
+                # The usual header, "<cmd> <key> 0 0 <bytes>": nothing to check or convert.
                 return self._storage_block(cmd, key, 0, vlen, False, (key, f, e, v), _PLAIN_HEADER)
         return self._storage_header_slow(cmd, toks, n)
 

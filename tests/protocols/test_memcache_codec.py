@@ -132,6 +132,33 @@ def test_pipelined_batch_in_order():
     assert evs[1::2] == [R(b"get", (b"k%d" % i,)) for i in range(200)]
 
 
+# A fresh read of "get <key>" or "set <key> 0 0 <bytes>" + its block is matched in one go; one
+# fed in two parts takes the general path. Both must give the same events, near misses included.
+FAST_PATH_EDGES = [
+    b"get k\r\n", b"get " + b"k" * 250 + b"\r\n", b"get " + b"k" * 251 + b"\r\n", b"get k\r\r\n",
+    b"get k\0x\r\n", b"get  k\r\n", b"get k \r\n", b"get k\n", b"get k", b"gets k\r\n",
+    b"get k\x01\xff\r\n", b"get k\rx\r\n", b"get \r\n",
+    b"set k 0 0 3\r\nabc\r\n", b"set k 0 0 3\r\nabcd\r\n", b"set k 0 0 3\r\nab",
+    b"set k 0 0 3\r\nabc\n", b"set k 0 0 0\r\n\r\n", b"set k 0 0 03\r\nabc\r\n",
+    b"set k 0 0 4095\r\n" + b"x" * 4095 + b"\r\n", b"set k 0 0 4096\r\n" + b"x" * 4096 + b"\r\n",
+    b"set k 0 1 3\r\nabc\r\n", b"set k 1 0 3\r\nabc\r\n", b"set k 0 0 3 noreply\r\nabc\r\n",
+    b"set " + b"k" * 250 + b" 0 0 1\r\nx\r\n", b"set " + b"k" * 251 + b" 0 0 1\r\nx\r\n",
+    b"set k\r 0 0 3\r\nabc\r\n", b"set k 0 0 3\nabc\r\n", b"set k 0 0 -1\r\n", b"set k 0 0\r\n",
+    b"set k 0 0 1000\r\n" + b"x" * 1000 + b"\r\nget k\r\n", b"sets k 0 0 1\r\nx\r\n",
+    b"set k 0 0 1\r\nx\r\nset k 0 0 1\r\ny\r\nget k\r\n",
+]
+
+
+@pytest.mark.parametrize("wire", FAST_PATH_EDGES)
+def test_one_match_path_agrees_with_the_general_one(wire):
+    def seen(evs):
+        return [(type(e), e.command, e.args, e.data, e.header) if type(e) is R else e for e in evs]
+    for size in (1 << 20, 1024):
+        fast = events(wire, max_item_size=size)
+        assert seen(fast) == seen(split_events(wire, 1, max_item_size=size))
+        assert all(type(a) is bytes for e in fast if type(e) is R for a in (e.command, *e.args))
+
+
 # -- values and max_item_size ------------------------------------------------------------------
 def test_item_size_limit_is_memcacheds():
     # 1 MB items: a 1-byte key fits 1048516 bytes of value, 4 fewer with non-zero flags
