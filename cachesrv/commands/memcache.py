@@ -711,7 +711,8 @@ def cmd_store(s: McSession, req: Request) -> bytes:
             # The store finds an expired occupant itself (and expires it first, as mc_read
             # would have): the expired-keys counter tells.
             expired = ks.stats_expired_keys
-            db.mc_set(key, data, when, flags, ks.mc_next_cas(), b"set")   # _link
+            ks.mc_cas_counter += 1                   # (mc_next_cas, inline)
+            db.mc_set(key, data, when, flags, ks.mc_cas_counter, b"set")   # _link
             if ks.stats_expired_keys != expired:
                 mc.get_expired += 1
         mc.total_items += 1
