@@ -43,6 +43,25 @@ class Conn:
                 raise ConnectionError("server closed the connection")
             self.reader.feed(data)
 
+    def pipeline(self, argvs: list[list[bytes]]) -> list:
+        out = bytearray()
+        for argv in argvs:
+            out += b"*%d\r\n" % len(argv)
+            for a in argv:
+                out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+        replies: list = []
+        while len(replies) < len(argvs):
+            reply = self.reader.gets()
+            if reply is not Ellipsis:
+                replies.append(reply)
+                continue
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("server closed the connection")
+            self.reader.feed(data)
+        return replies
+
     def close(self) -> None:
         self.sock.close()
 
@@ -63,7 +82,7 @@ set_opts = st.lists(st.sampled_from([[b"NX"], [b"XX"], [b"GET"], [b"KEEPTTL"], [
                     max_size=2).map(lambda l: [x for o in l for x in o])
 expire_opts = st.lists(st.sampled_from([b"NX", b"XX", b"GT", b"LT"]), max_size=2)
 
-COMMANDS = st.one_of(
+FAMILIES = [
     _cmd(b"SET", key, value, set_opts),
     _cmd(b"GET", key),
     _cmd(b"GETSET", key, value),
@@ -108,7 +127,12 @@ COMMANDS = st.one_of(
     st.lists(st.sampled_from([b"GET", b"SET", b"INCRBY", b"EXPIRE", b"DEL", b"MSET"]), min_size=1, max_size=1).flatmap(
         lambda n: st.lists(value, max_size=4).map(lambda a: n + a)),
     st.lists(value, max_size=2).map(lambda a: [b"NOSUCHCMD", *a]),
-)
+]
+COMMANDS = st.one_of(FAMILIES)
+# A pipeline: runs of calls of one command (a whole pipeline that is one run takes the uniform
+# batch path, dispatch.run_uniform), sent with one write.
+RUN = st.sampled_from(FAMILIES).flatmap(lambda family: st.lists(family, min_size=1, max_size=8))
+PIPELINES = st.lists(RUN, min_size=1, max_size=3).map(lambda runs: [argv for run in runs for argv in run])
 
 TTL_COMMANDS = {b"TTL": 1, b"PTTL": 100}
 
@@ -151,3 +175,19 @@ def test_same_replies_as_redis(conns, proto, seq):
         a = _normalise(argv, ours.call(argv))
         b = _normalise(argv, theirs.call(argv))
         assert _same(argv, a, b), f"{argv!r}: cachesrv {a!r} != redis {b!r}"
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(setup=st.lists(COMMANDS, max_size=10), pipeline=PIPELINES)
+def test_same_replies_as_redis_pipelined(conns, proto, setup, pipeline):
+    ours, theirs = conns[proto]
+    for c in (ours, theirs):
+        assert c.call([b"FLUSHALL"]) in (b"OK", "OK")
+    for argv in setup:
+        ours.call(argv)
+        theirs.call(argv)
+    mine, redis = ours.pipeline(pipeline), theirs.pipeline(pipeline)
+    for argv, a, b in zip(pipeline, mine, redis):
+        a, b = _normalise(argv, a), _normalise(argv, b)
+        assert _same(argv, a, b), f"{argv!r} in {pipeline!r}: cachesrv {a!r} != redis {b!r}"
