@@ -46,6 +46,13 @@ Events
 ``NEED_DATA``
     Nothing complete is buffered.
 
+Fast path: at the start of a fresh read (a ``bytes`` buffer, state ``LINE``), the two usual
+requests, ``get <key>\r\n`` and ``set <key> 0 0 <n>\r\n`` with its whole data block, are each
+read with one compiled regular expression; whatever it does not match (other commands, extra
+spaces, NUL, a lone ``\n``, a length of 4096 or more, a partial or bad block, a too large item)
+goes through the states above. Both give the same events (a codec test feeds edge cases whole and
+split in two, which forces the general path).
+
 The storage headers are validated here, with memcached's exact precedence and texts, because
 the validation decides how many bytes follow. The helpers memcached uses for numbers
 (``safe_strtoul``/``safe_strtol``/``safe_strtoull``: C's strtoul family plus memcached's end
