@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -127,6 +128,23 @@ def start_redis(*args: str) -> Proc:
     proc, log = _start(cmd, tmpdir)
     wait_port(port, proc)
     return Proc(proc, port, log, tmpdir)
+
+
+@contextlib.contextmanager
+def server_pair(*cachesrv_args: str):
+    """A fresh redis-server and a fresh cachesrv (the test is skipped first when redis-server is
+    missing), as (cachesrv, redis); both are stopped at the end, also when one fails to start."""
+    redis = start_redis()
+    try:
+        cachesrv = start_cachesrv(*cachesrv_args)
+    except BaseException:
+        redis.stop()
+        raise
+    try:
+        yield cachesrv, redis
+    finally:
+        cachesrv.stop()
+        redis.stop()
 
 
 @pytest.fixture(scope="session")

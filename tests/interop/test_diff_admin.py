@@ -24,7 +24,7 @@ import pytest
 
 from cachesrv.commands.table import COMMANDS
 from protocols.resp import NEED_DATA, RSet, parse_reply
-from tests.conftest import start_cachesrv, start_redis
+from tests.conftest import server_pair
 
 
 class Conn:
@@ -64,11 +64,8 @@ class Conn:
 
 @pytest.fixture(scope="module")
 def servers():
-    redis = start_redis()
-    cachesrv = start_cachesrv()
-    yield redis.port, cachesrv.port
-    redis.stop()
-    cachesrv.stop()
+    with server_pair() as (cachesrv, redis):
+        yield redis.port, cachesrv.port
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])

@@ -13,7 +13,7 @@ import time
 import hiredis
 import pytest
 
-from tests.conftest import start_cachesrv, start_redis
+from tests.conftest import server_pair
 
 
 def cmd(*args) -> bytes:
@@ -70,15 +70,8 @@ class Client:
 
 @pytest.fixture(scope="module")
 def servers():
-    cs = start_cachesrv()
-    try:
-        rs = start_redis()
-    except BaseException:
-        cs.stop()
-        raise
-    yield cs, rs
-    cs.stop()
-    rs.stop()
+    with server_pair() as pair:
+        yield pair
 
 
 def both(servers, fn):
@@ -103,7 +96,7 @@ BATCHES = [
     ("GETDEL ba", "GETDEL ba", "GETDEL a"),
     tuple(f"SET k{i} {'v' * i}" for i in range(200)),
     tuple(f"GET k{i}" for i in range(0, 260, 3)),
-    tuple(f"INCR counter" for _ in range(100)),
+    ("INCR counter",) * 100,
 ]
 
 

@@ -17,7 +17,7 @@ import time
 import hiredis
 import pytest
 
-from tests.conftest import start_cachesrv, start_redis
+from tests.conftest import server_pair
 
 
 class Conn:
@@ -91,15 +91,8 @@ class Conn:
 @pytest.fixture
 def fresh():
     """A fresh redis-server and a fresh cachesrv: {"redis": port, "cachesrv": port}."""
-    r = start_redis()
-    try:
-        c = start_cachesrv()
-    except Exception:
-        r.stop()
-        raise
-    yield {"redis": r.port, "cachesrv": c.port}
-    c.stop()
-    r.stop()
+    with server_pair() as (c, r):
+        yield {"redis": r.port, "cachesrv": c.port}
 
 
 @pytest.fixture(params=["redis", "cachesrv"])
