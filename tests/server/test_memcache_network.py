@@ -254,15 +254,17 @@ def test_sigterm_with_memcached_clients_open():
     stuck = mc_connect(port, rcvbuf=4096)
     stuck.sendall(b"get sbig\r\n" * 3)          # the server is waiting to send it
     time.sleep(0.2)
-    start = time.monotonic()
-    srv.proc.send_signal(signal.SIGTERM)
-    assert srv.proc.wait(10) == 0
-    assert time.monotonic() - start < 5
-    assert recv_until_closed(idle) == b""
-    for s in (idle, stuck):
-        s.close()
-    assert "ready to exit, bye bye" in srv.log()
-    srv.stop()
+    try:
+        start = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(10) == 0
+        assert time.monotonic() - start < 5
+        assert recv_until_closed(idle) == b""
+        assert "ready to exit, bye bye" in srv.log()
+    finally:
+        for s in (idle, stuck):
+            s.close()
+        srv.stop()
 
 
 def test_an_unexpected_error_costs_the_connection_not_the_pump(server, monkeypatch):

@@ -241,15 +241,18 @@ def test_idle_timeout_closes_idle_clients():
 
 def test_sigterm_stops_cleanly():
     srv = start_cachesrv()
-    with connect(srv.port) as s:
-        s.sendall(cmd("PING"))
-        assert read_replies(s, 1) == [b"PONG"]
-        srv.proc.send_signal(signal.SIGTERM)
-        assert srv.proc.wait(10) == 0
-        assert recv_until_closed(s) == b""
-    log = srv.log()
-    assert "Received SIGTERM scheduling shutdown..." in log
-    assert "ready to exit, bye bye" in log
+    try:
+        with connect(srv.port) as s:
+            s.sendall(cmd("PING"))
+            assert read_replies(s, 1) == [b"PONG"]
+            srv.proc.send_signal(signal.SIGTERM)
+            assert srv.proc.wait(10) == 0
+            assert recv_until_closed(s) == b""
+        log = srv.log()
+        assert "Received SIGTERM scheduling shutdown..." in log
+        assert "ready to exit, bye bye" in log
+    finally:
+        srv.stop()              # (also removes its directory)
 
 
 def test_port_zero_is_logged():
