@@ -131,12 +131,13 @@ def start_redis(*args: str) -> Proc:
 
 
 @contextlib.contextmanager
-def server_pair(*cachesrv_args: str):
-    """A fresh redis-server and a fresh cachesrv (the test is skipped first when redis-server is
-    missing), as (cachesrv, redis); both are stopped at the end, also when one fails to start."""
-    redis = start_redis()
+def server_pair(*args: str):
+    """A fresh redis-server and a fresh cachesrv, both started with ``args`` (the test is skipped
+    first when redis-server is missing), as (cachesrv, redis); both are stopped at the end, also
+    when one fails to start."""
+    redis = start_redis(*args)
     try:
-        cachesrv = start_cachesrv(*cachesrv_args)
+        cachesrv = start_cachesrv(*args)
     except BaseException:
         redis.stop()
         raise

@@ -15,7 +15,7 @@ import socket
 import hiredis
 import pytest
 
-from tests.conftest import start_cachesrv, start_redis
+from tests.conftest import server_pair
 
 
 class Conn:
@@ -300,14 +300,11 @@ def test_set_option_combinations(pair):
 # -- proto-max-bulk-len: both servers started with a 1mb limit ------------------------------------
 @pytest.fixture(scope="module")
 def small_bulk_pair():
-    ours = start_cachesrv("--proto-max-bulk-len", "1mb")
-    theirs = start_redis("--proto-max-bulk-len", "1mb")
-    conns = (Conn(ours.port, 2), Conn(theirs.port, 2))
-    yield conns
-    for c in conns:
-        c.close()
-    ours.stop()
-    theirs.stop()
+    with server_pair("--proto-max-bulk-len", "1mb") as (ours, theirs):
+        conns = (Conn(ours.port, 2), Conn(theirs.port, 2))
+        yield conns
+        for c in conns:
+            c.close()
 
 
 def test_size_limits(small_bulk_pair):

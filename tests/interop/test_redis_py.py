@@ -27,7 +27,7 @@ redis = pytest.importorskip("redis")
 from redis.backoff import NoBackoff  # noqa: E402
 from redis.retry import Retry  # noqa: E402
 
-from tests.conftest import start_cachesrv, start_redis  # noqa: E402
+from tests.conftest import server_pair  # noqa: E402
 
 
 # -- fixtures and helpers --------------------------------------------------------------------------
@@ -763,11 +763,8 @@ def test_pipeline_raises_first_error(r):
 # -- authentication --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def secured():
-    ours = start_cachesrv("--requirepass", "secret")
-    theirs = start_redis("--requirepass", "secret")
-    yield ours.port, theirs.port
-    ours.stop()
-    theirs.stop()
+    with server_pair("--requirepass", "secret") as (ours, theirs):
+        yield ours.port, theirs.port
 
 
 def test_auth_with_password(secured, proto):

@@ -9,7 +9,7 @@ import time
 import hiredis
 import pytest
 
-from tests.conftest import start_cachesrv, start_redis
+from tests.conftest import server_pair, start_cachesrv
 
 
 def connect(port: int) -> socket.socket:
@@ -140,8 +140,7 @@ def test_pipeline_after_reset_is_parsed_as_unauthenticated_like_redis(auth_first
     # One read: AUTH, PING, RESET (the client is no longer authenticated), then a command too big
     # for an unauthenticated client. Redis parses each command after running the one before, so
     # the last one is a protocol error; a reader that took the whole read at once must rewind.
-    servers = [start_cachesrv("--requirepass", "pw"), start_redis("--requirepass", "pw")]
-    try:
+    with server_pair("--requirepass", "pw") as servers:
         out = []
         for srv in servers:
             with connect(srv.port) as s:
@@ -153,16 +152,12 @@ def test_pipeline_after_reset_is_parsed_as_unauthenticated_like_redis(auth_first
                 out.append(recv_until_closed(s))
         assert out[0] == out[1]
         assert out[0].endswith(b"-ERR Protocol error: unauthenticated bulk length\r\n")
-    finally:
-        for srv in servers:
-            srv.stop()
 
 
 def test_pipeline_after_auth_is_parsed_as_authenticated_like_redis():
     # AUTH then, in the same read, a bulk too long for an unauthenticated client: Redis parses
     # the SET after AUTH ran, under the authenticated limits.
-    servers = [start_cachesrv("--requirepass", "pw"), start_redis("--requirepass", "pw")]
-    try:
+    with server_pair("--requirepass", "pw") as servers:
         out = []
         for srv in servers:
             with connect(srv.port) as s:
@@ -170,17 +165,13 @@ def test_pipeline_after_auth_is_parsed_as_authenticated_like_redis():
                           + cmd("QUIT"))
                 out.append(recv_until_closed(s))
         assert out[0] == out[1] == b"+OK\r\n+OK\r\n:20000\r\n+OK\r\n"
-    finally:
-        for srv in servers:
-            srv.stop()
 
 
 def test_client_killed_in_the_round_its_reply_waits_gets_nothing_like_redis():
     # DEBUG SLEEP stops the server while B sends PING and then A kills B, so both are read in
     # the same round, B first: B's reply waits for the end of the round, and a client killed
     # meanwhile gets nothing more (Redis skips CLOSE_ASAP clients when it writes before sleeping).
-    servers = [start_cachesrv("--enable-debug-command", "yes"), start_redis("--enable-debug-command", "yes")]
-    try:
+    with server_pair("--enable-debug-command", "yes") as servers:
         out = []
         for srv in servers:
             with connect(srv.port) as a, connect(srv.port) as b, connect(srv.port) as c:
@@ -195,9 +186,6 @@ def test_client_killed_in_the_round_its_reply_waits_gets_nothing_like_redis():
                 assert read_replies(a, 1) == [1]
                 out.append(recv_until_closed(b))
         assert out[0] == out[1] == b""
-    finally:
-        for srv in servers:
-            srv.stop()
 
 
 def test_bulk_longer_than_proto_max_bulk_len_is_refused():
