@@ -166,9 +166,10 @@ class State(enum.Enum):
 
 # The canonical spellings of small numbers, read by one dict lookup (a storage header's length)
 _SMALL_NUMBERS = {b"%d" % i: i for i in range(4096)}
-_PLAIN_HEADER = (0, 0, 0, False)
+_PLAIN_HEADER = (0, 0, 0, False)       # a storage header's (flags, exptime, CAS, noreply) at 0
+# The fast path's two requests (see the module docstring), matched at the start of a fresh read
 _PLAIN_GET = re.compile(rb"get ([^ \0\r\n]{1,250})\r\n").match
-_PLAIN_SET = re.compile(rb"set ([^ \0\r\n]{1,250}) 0 0 (0|[1-9][0-9]{0,3})\r\n").match       # a storage header's (flags, exptime, CAS, noreply) at 0
+_PLAIN_SET = re.compile(rb"set ([^ \0\r\n]{1,250}) 0 0 (0|[1-9][0-9]{0,3})\r\n").match
 
 # (module globals: an enum member looked up through its class costs more than a global)
 _LINE, _DATA, _SWALLOW = State.LINE, State.DATA, State.SWALLOW
