@@ -48,6 +48,7 @@ _OK = "OK"
 _second = itemgetter(1)
 _set = set
 _BYTES_OR_NIL = {bytes, type(None)}
+_WRONGTYPE_REPLY = CommandError(WRONGTYPE)   # (a reply in a list, never raised)
 
 
 def _as_bytes(value):
@@ -92,11 +93,16 @@ def get(ctx, argv):
 
 def get_many(ctx, argvs):
     """GET, every call of a uniform pipelined batch at once (dispatch.run_uniform)."""
-    values = ctx.db.read_many(map(_second, argvs))
+    return _string_replies(ctx.db.read_many(map(_second, argvs)), _WRONGTYPE_REPLY)
+
+
+def _string_replies(values: list, other) -> list:
+    """Values read as replies: bytes and nil as they are, a bytearray copied (see the module
+    notes), ``other`` for a value that is not a string (GET's error, MGET's nil)."""
     if _set(map(type, values)) <= _BYTES_OR_NIL:
         return values
     return [value if value is None or type(value) is bytes else bytes(value)
-            if type(value) is bytearray else CommandError(WRONGTYPE) for value in values]
+            if type(value) is bytearray else other for value in values]
 
 
 def _read_string(ctx, key: bytes):
@@ -109,11 +115,7 @@ def _read_string(ctx, key: bytes):
 
 def mget(ctx, argv):
     """MGET key [key ...]: a value that is not a string reads as nil."""
-    values = ctx.db.read_many(_islice(argv, 1, None))
-    if _set(map(type, values)) <= _BYTES_OR_NIL:
-        return values
-    return [value if value is None or type(value) is bytes else bytes(value)
-            if type(value) is bytearray else None for value in values]
+    return _string_replies(ctx.db.read_many(_islice(argv, 1, None)), None)
 
 
 def strlen(ctx, argv):
