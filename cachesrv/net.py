@@ -403,7 +403,7 @@ class Connection:
                     break
                 if not batch:
                     break
-            if len(batch) > 1 and not session.gate and not server.pause_end and not server.monitors:
+            if len(batch) > 1:
                 # A batch of calls of one plain command runs as a whole (dispatch.run_uniform).
                 replies = run_uniform(session, batch)
                 if replies is not None:

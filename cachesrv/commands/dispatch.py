@@ -117,9 +117,12 @@ _first = itemgetter(0)
 
 
 def run_uniform(session: Session, batch: list) -> list | None:
-    """The replies of ``batch`` (a client's pipelined commands, more than one, with nothing in
-    the client's or the server's state for dispatch to look at) when it is uniform; else None,
-    and nothing ran. The checks are C loops over the batch."""
+    """The replies of ``batch`` (a client's pipelined commands) when it is uniform and neither
+    the client (``session.gate``) nor the server (a pause, a MONITOR) has a state for dispatch to
+    look at; else None, and nothing ran. The checks of the batch are C loops over it."""
+    server = session.server
+    if session.gate or server.pause_end or server.monitors:
+        return None
     name = batch[0][0]
     spec = RUNS.get(name)
     if spec is None:
@@ -130,7 +133,6 @@ def run_uniform(session: Session, batch: list) -> list | None:
     argcs = list(map(len, batch))
     if min(argcs) < spec.argc_min or max(argcs) > spec.argc_max:
         return None
-    server = session.server
     t0 = _perf_ns()
     replies = None
     if spec.many is not None:
